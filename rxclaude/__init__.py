@@ -1,0 +1,1 @@
+"""rxclaude: Claude's streaming Messages API as reactive streams."""

@@ -1,0 +1,477 @@
+"""Every exception rxclaude raises, in one tree.
+
+::
+
+    RxClaudeError
+    ├── StreamFormatError (ValueError)       the bytes are not a valid stream
+    │   ├── FrameTooLargeError               an SSE line/frame over ``max_frame_size``
+    │   ├── EventStreamError                 a corrupt Bedrock eventstream frame (length, CRC)
+    │   ├── MalformedEventError              a frame whose data is not the JSON its event needs
+    │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
+    ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
+    ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
+    │   └── StreamCancelledError             ... because it was cancelled on purpose
+    ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
+    │   ├── BadRequestError                  400 invalid_request_error
+    │   ├── AuthenticationError              401 authentication_error
+    │   ├── BillingError                     402 billing_error
+    │   ├── PermissionDeniedError            403 permission_error
+    │   ├── NotFoundError                    404 not_found_error
+    │   ├── RequestTimeoutError              408
+    │   ├── ConflictError                    409
+    │   ├── RequestTooLargeError             413 request_too_large
+    │   ├── UnprocessableEntityError         422
+    │   ├── ModelStreamError                 424 (Bedrock modelStreamErrorException)
+    │   ├── RateLimitError                   429 rate_limit_error
+    │   └── ServerError                      5xx
+    │       ├── InternalServerError          500 api_error
+    │       ├── ServiceUnavailableError      503
+    │       ├── GatewayTimeoutError          504 timeout_error
+    │       └── OverloadedError              529 overloaded_error
+    ├── TransportError (ConnectionError)     the connection failed
+    │   ├── ConnectError                     could not connect
+    │   ├── ConnectionLostError              the connection dropped mid-response
+    │   └── TransportTimeoutError (TimeoutError)
+    │       ├── ConnectTimeoutError          no connection within ``connect``
+    │       ├── FirstByteTimeoutError        no response byte within ``first_byte``
+    │       ├── StreamStalledError           no byte (pings count) for ``idle`` seconds
+    │       └── TotalTimeoutError            the whole request took over ``total``
+    └── ContentError (ValueError)            a request the API would reject, caught before sending
+        ├── UnsupportedMediaError            not JPEG/PNG/GIF/WebP (or PDF/text for documents)
+        ├── CorruptMediaError                the bytes do not decode as the format they claim
+        ├── MediaTooLargeError               an image over 5 MB, a request over 32 MB, ...
+        ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
+        ├── TooManyImagesError               more images than one request may carry
+        └── EncryptedPDFError                encrypted or password-protected PDF
+
+An ``error`` event that arrives *inside* a 200 stream is typed exactly like an HTTP error
+(``overloaded_error`` -> :class:`OverloadedError`), with ``status_code`` the stream's status
+(200) and ``in_stream=True``.
+
+Example::
+
+    try:
+        message = await stream.final_message()
+    except rxclaude.OverloadedError as e:
+        print(e.type, e.request_id, e.retryable)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BillingError",
+    "ConflictError",
+    "ConnectError",
+    "ConnectTimeoutError",
+    "ConnectionLostError",
+    "ContentError",
+    "CorruptMediaError",
+    "EncryptedPDFError",
+    "EventOrderError",
+    "EventStreamError",
+    "FirstByteTimeoutError",
+    "FrameTooLargeError",
+    "GatewayTimeoutError",
+    "ImageDimensionsError",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "MalformedEventError",
+    "MediaTooLargeError",
+    "ModelStreamError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "RxClaudeError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StreamCancelledError",
+    "StreamFormatError",
+    "StreamStalledError",
+    "TooManyImagesError",
+    "ToolInputError",
+    "TotalTimeoutError",
+    "TransportError",
+    "TransportTimeoutError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaError",
+    "error_from_body",
+    "error_class_for",
+]
+
+
+class RxClaudeError(Exception):
+    """Base class of every error rxclaude raises."""
+
+
+# -- the byte stream ---------------------------------------------------------------------------
+
+
+class StreamFormatError(RxClaudeError, ValueError):
+    """The response bytes are not a valid event stream."""
+
+
+class FrameTooLargeError(StreamFormatError):
+    """An SSE line or frame grew past the decoder's ``max_frame_size`` (memory stays bounded)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"SSE frame of at least {size} bytes exceeds max_frame_size={limit}")
+        self.size = size
+        self.limit = limit
+
+
+class EventStreamError(StreamFormatError):
+    """A Bedrock ``application/vnd.amazon.eventstream`` frame is corrupt."""
+
+
+class MalformedEventError(StreamFormatError):
+    """A frame's ``data`` is not the JSON object its event needs."""
+
+    def __init__(self, message: str, *, event: str | None = None, data: str | None = None) -> None:
+        super().__init__(message)
+        self.event = event
+        self.data = data
+
+
+class EventOrderError(StreamFormatError):
+    """Events arrived in an order the protocol forbids (e.g. a delta before ``message_start``)."""
+
+
+class ToolInputError(RxClaudeError, ValueError):
+    """A tool block's streamed ``partial_json`` is not valid JSON.
+
+    Carries the block ``index`` and the ``json`` received so far.
+    """
+
+    def __init__(self, message: str, *, index: int, json: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.json = json
+
+
+class IncompleteStreamError(RxClaudeError):
+    """The stream ended before ``message_stop``.
+
+    ``partial`` is the message accumulated so far (``Message`` with ``incomplete=True``), or
+    ``None`` when not even ``message_start`` arrived.
+    """
+
+    def __init__(self, message: str, *, partial: Any = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class StreamCancelledError(IncompleteStreamError):
+    """The stream was cancelled on purpose (``cancel()``, dispose, leaving ``async with``)."""
+
+
+# -- the API said no ---------------------------------------------------------------------------
+
+
+class APIError(RxClaudeError):
+    """An error reported by the API, over HTTP or as an ``error`` event inside a stream.
+
+    Attributes:
+        message: the human-readable ``error.message``.
+        type: the ``error.type`` (``"overloaded_error"``...), or ``None`` if the body had none.
+        status_code: the HTTP status of the response that carried it (200 for in-stream errors).
+        request_id: the ``request-id`` header or the body's ``request_id``.
+        body: the parsed JSON body (or ``None``).
+        headers: the response headers (case-insensitive mapping), or ``None``.
+        in_stream: ``True`` when the error arrived as an ``error`` event after the 200 status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        in_stream: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.headers = headers
+        self.in_stream = in_stream
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the official SDK's policy would retry this error before the first byte."""
+        if self.headers is not None:
+            should = self.headers.get("x-should-retry")
+            if should == "true":
+                return True
+            if should == "false":
+                return False
+        status = self.status_code
+        if self.in_stream or status is None or status == 200:
+            return isinstance(self, (RateLimitError, ServerError, RequestTimeoutError, ConflictError))
+        return status in (408, 409, 429) or status >= 500
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.type:
+            parts.append(f"type={self.type}")
+        if self.status_code is not None:
+            parts.append(f"status={self.status_code}")
+        if self.in_stream:
+            parts.append("in-stream")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return parts[0] + (" (" + ", ".join(parts[1:]) + ")" if len(parts) > 1 else "")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, type={self.type!r}, "
+            f"status_code={self.status_code!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400 ``invalid_request_error``."""
+
+
+class AuthenticationError(APIError):
+    """401 ``authentication_error``."""
+
+
+class BillingError(APIError):
+    """402 ``billing_error``."""
+
+
+class PermissionDeniedError(APIError):
+    """403 ``permission_error``."""
+
+
+class NotFoundError(APIError):
+    """404 ``not_found_error``."""
+
+
+class RequestTimeoutError(APIError):
+    """408: the server timed out waiting for the request (retried)."""
+
+
+class ConflictError(APIError):
+    """409 (retried)."""
+
+
+class RequestTooLargeError(APIError):
+    """413 ``request_too_large`` (requests are capped at 32 MB)."""
+
+
+class UnprocessableEntityError(APIError):
+    """422."""
+
+
+class ModelStreamError(APIError):
+    """424: Bedrock's ``modelStreamErrorException``."""
+
+
+class RateLimitError(APIError):
+    """429 ``rate_limit_error`` (Bedrock: ``throttlingException``)."""
+
+
+class ServerError(APIError):
+    """Any 5xx answer, or an in-stream server-side error."""
+
+
+class InternalServerError(ServerError):
+    """500 ``api_error``."""
+
+
+class ServiceUnavailableError(ServerError):
+    """503."""
+
+
+class GatewayTimeoutError(ServerError):
+    """504 ``timeout_error``: the request timed out while processing."""
+
+
+class OverloadedError(ServerError):
+    """529 ``overloaded_error`` -- also when it arrives mid-stream after a 200."""
+
+
+_BY_TYPE: dict[str, type[APIError]] = {
+    "invalid_request_error": BadRequestError,
+    "authentication_error": AuthenticationError,
+    "billing_error": BillingError,
+    "permission_error": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "request_too_large": RequestTooLargeError,
+    "rate_limit_error": RateLimitError,
+    "api_error": InternalServerError,
+    "timeout_error": GatewayTimeoutError,
+    "overloaded_error": OverloadedError,
+}
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: BillingError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: RequestTooLargeError,
+    422: UnprocessableEntityError,
+    424: ModelStreamError,
+    429: RateLimitError,
+    500: InternalServerError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+    529: OverloadedError,
+}
+
+
+def error_class_for(error_type: str | None, status_code: int | None) -> type[APIError]:
+    """The exception class for an ``error.type`` (preferred) or an HTTP status.
+
+    Example:
+        >>> error_class_for("overloaded_error", 200).__name__
+        'OverloadedError'
+    """
+    if error_type and error_type in _BY_TYPE:
+        return _BY_TYPE[error_type]
+    if status_code is not None:
+        if status_code in _BY_STATUS:
+            return _BY_STATUS[status_code]
+        if status_code >= 500:
+            return ServerError
+    return APIError
+
+
+def error_from_body(
+    body: Any,
+    *,
+    status_code: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    in_stream: bool = False,
+) -> APIError:
+    """Build the typed error for an API error body (``{"type":"error","error":{...}}``).
+
+    Example:
+        >>> e = error_from_body({"type": "error", "error": {"type": "overloaded_error",
+        ...     "message": "Overloaded"}}, status_code=200, in_stream=True)
+        >>> type(e).__name__, e.message
+        ('OverloadedError', 'Overloaded')
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    error_type: str | None = None
+    message: str | None = None
+    if isinstance(error, dict):
+        t = error.get("type")
+        error_type = t if isinstance(t, str) else None
+        m = error.get("message")
+        message = m if isinstance(m, str) else None
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    if not isinstance(request_id, str):
+        request_id = None
+    if request_id is None and headers is not None:
+        request_id = headers.get("request-id")
+    if message is None:
+        if status_code is not None and status_code != 200:
+            message = f"HTTP {status_code}"
+        else:
+            message = error_type or "unknown error"
+    cls = error_class_for(error_type, None if in_stream else status_code)
+    return cls(
+        message,
+        type=error_type,
+        status_code=status_code,
+        request_id=request_id,
+        body=body,
+        headers=headers,
+        in_stream=in_stream,
+    )
+
+
+# -- the connection ----------------------------------------------------------------------------
+
+
+class TransportError(RxClaudeError, ConnectionError):
+    """The HTTP connection failed (no API answer to type)."""
+
+
+class ConnectError(TransportError):
+    """Could not connect to the server."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection dropped before the response was complete."""
+
+
+class TransportTimeoutError(TransportError, TimeoutError):
+    """A timeout of the transport. ``timeout`` is the budget in seconds that ran out."""
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class ConnectTimeoutError(TransportTimeoutError):
+    """No connection within the ``connect`` timeout."""
+
+
+class FirstByteTimeoutError(TransportTimeoutError):
+    """The response's first byte did not arrive within the ``first_byte`` timeout."""
+
+
+class StreamStalledError(TransportTimeoutError):
+    """No byte arrived for ``idle`` seconds mid-stream (pings count as liveness)."""
+
+
+class TotalTimeoutError(TransportTimeoutError):
+    """The whole request took longer than the ``total`` timeout."""
+
+
+# -- request content ---------------------------------------------------------------------------
+
+
+class ContentError(RxClaudeError, ValueError):
+    """A request the API would reject, caught before sending.
+
+    ``limit`` is the limit that was broken (bytes, pixels, count), when there is one.
+    """
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class UnsupportedMediaError(ContentError):
+    """The bytes are not a supported format (images: JPEG, PNG, GIF, WebP; documents: PDF)."""
+
+
+class CorruptMediaError(ContentError):
+    """The bytes claim a format but do not decode as it."""
+
+
+class MediaTooLargeError(ContentError):
+    """An image over 5 MB, or a request over 32 MB."""
+
+
+class ImageDimensionsError(ContentError):
+    """An image side over 8000 px (2000 px when the request has more than 20 images)."""
+
+
+class TooManyImagesError(ContentError):
+    """More images than one request may carry."""
+
+
+class EncryptedPDFError(ContentError):
+    """An encrypted or password-protected PDF (the API rejects them)."""
