@@ -1,0 +1,69 @@
+"""The provider contract: turn Messages params into one HTTP request, and its body into frames.
+
+Strategy: the transport is provider-agnostic. It asks the provider for a ready-to-send
+:class:`HTTPRequest` (URL, headers, body, already authenticated/signed), feeds the response
+body to the provider's sans-I/O :class:`FrameDecoder`, and asks the provider to type an HTTP
+error. First-party and Vertex answer with SSE; Bedrock with binary eventstream frames. All
+three produce the same :class:`~rxclaude.events.Frame` values, so every operator works on all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import APIError
+from ..events import Frame
+
+__all__ = ["FrameDecoder", "HTTPRequest", "Provider"]
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    """One HTTP request, ready to send (signed where the provider signs).
+
+    ``repr`` never shows header values: they may hold credentials.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    timeout_hint: float | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return f"HTTPRequest(method={self.method!r}, url={self.url!r}, headers=<{len(self.headers)} hidden>)"
+
+
+@runtime_checkable
+class FrameDecoder(Protocol):
+    """A sans-I/O decoder: response bytes in, frames out."""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Take the next chunk of the body; return the frames it completed."""
+        ...
+
+    def close(self) -> list[Frame]:
+        """The body ended; return whatever the format says a clean end dispatches."""
+        ...
+
+
+class Provider(Protocol):
+    """Where Messages requests go: builds requests, makes decoders, types HTTP errors."""
+
+    name: str
+
+    async def build_request(
+        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = "/v1/messages"
+    ) -> HTTPRequest:
+        """The streaming request for these Messages params (``stream`` is forced on)."""
+        ...
+
+    def new_decoder(self) -> FrameDecoder:
+        """A fresh decoder for one response body."""
+        ...
+
+    def error_from_response(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        """The typed error for a non-2xx response."""
+        ...
