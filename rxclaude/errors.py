@@ -109,7 +109,13 @@ __all__ = [
 
 
 class RxClaudeError(Exception):
-    """Base class of every error rxclaude raises."""
+    """Base class of every error rxclaude raises.
+
+    ``partial`` is the message accumulated before the error (``Message`` with
+    ``incomplete=True``) when the error ended a stream that had started, else ``None``.
+    """
+
+    partial: Any = None
 
 
 # -- the byte stream ---------------------------------------------------------------------------

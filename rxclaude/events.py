@@ -59,6 +59,7 @@ __all__ = [
     "TextEditorCodeExecutionToolResultBlock",
     "ThinkingBlock",
     "ThinkingDelta",
+    "ToolInput",
     "ToolSearchToolResultBlock",
     "ToolUseBlock",
     "UnknownBlock",
@@ -130,6 +131,7 @@ class _Value:
 
     __slots__ = ()
     _known: ClassVar[frozenset[str]] = frozenset()
+    _optional: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when absent
 
     @classmethod
     def from_dict(cls: type[_V], d: dict[str, Any]) -> _V:
@@ -139,14 +141,19 @@ class _Value:
         extra = {k: v for k, v in d.items() if k not in known and k != "type"}
         if extra:
             kwargs["extra"] = FrozenDict(extra)
+        if cls._optional:
+            absent = frozenset(n for n in cls._optional if n not in d)
+            if absent:
+                kwargs["absent"] = absent
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object this value stands for (a fresh, deep copy)."""
         out: dict[str, Any] = {}
+        absent = getattr(self, "absent", ())
         for f in fields(self):  # type: ignore[arg-type]
             name = f.name
-            if name == "extra":
+            if name in ("extra", "absent") or name in absent:
                 continue
             out[name] = _jsonify(getattr(self, name))
         for k, v in self.extra.items():  # type: ignore[attr-defined]
@@ -165,7 +172,12 @@ def _jsonify(value: Any) -> Any:
 
 
 def _finish(cls: type[_V]) -> type[_V]:
-    cls._known = frozenset(f.name for f in fields(cls) if f.name not in ("extra", "type"))  # type: ignore[arg-type]
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    cls._known = frozenset(names - {"extra", "type", "absent"})
+    if "absent" in names:
+        cls._optional = frozenset(
+            f.name for f in fields(cls) if f.default is None  # type: ignore[arg-type]
+        )
     return cls
 
 
@@ -185,6 +197,7 @@ class CharLocation(_Value):
     file_id: str | None = None
     type: str = "char_location"
     extra: FrozenDict = EMPTY
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @_finish
@@ -200,6 +213,7 @@ class PageLocation(_Value):
     file_id: str | None = None
     type: str = "page_location"
     extra: FrozenDict = EMPTY
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @_finish
@@ -215,6 +229,7 @@ class ContentBlockLocation(_Value):
     file_id: str | None = None
     type: str = "content_block_location"
     extra: FrozenDict = EMPTY
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @_finish
@@ -228,6 +243,7 @@ class WebSearchResultLocation(_Value):
     encrypted_index: str = ""
     type: str = "web_search_result_location"
     extra: FrozenDict = EMPTY
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @_finish
@@ -243,6 +259,7 @@ class SearchResultLocation(_Value):
     title: str | None = None
     type: str = "search_result_location"
     extra: FrozenDict = EMPTY
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,12 +463,7 @@ class CompactionBlock(_Value):
     encrypted_content: str | None = None
     type: str = "compaction"
     extra: FrozenDict = EMPTY
-
-    def to_dict(self) -> dict[str, Any]:
-        out = _Value.to_dict(self)
-        if self.encrypted_content is None and "encrypted_content" not in self.extra:
-            out.pop("encrypted_content")
-        return out
+    absent: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,6 +754,7 @@ class MessageStartEvent:
     """The first event: the message shell (empty ``content``) and the initial usage."""
 
     message: Message
+    extra: FrozenDict = EMPTY
     type: ClassVar[str] = "message_start"
 
 
@@ -751,6 +764,7 @@ class ContentBlockStartEvent:
 
     index: int
     content_block: ContentBlock
+    extra: FrozenDict = EMPTY
     type: ClassVar[str] = "content_block_start"
 
 
@@ -760,6 +774,7 @@ class ContentBlockDeltaEvent:
 
     index: int
     delta: Delta
+    extra: FrozenDict = EMPTY
     type: ClassVar[str] = "content_block_delta"
 
 
@@ -768,6 +783,7 @@ class ContentBlockStopEvent:
     """The block at ``index`` is complete."""
 
     index: int
+    extra: FrozenDict = EMPTY
     type: ClassVar[str] = "content_block_stop"
 
 
@@ -830,3 +846,22 @@ Event = Union[
     MessageStartEvent, ContentBlockStartEvent, ContentBlockDeltaEvent, ContentBlockStopEvent,
     MessageDeltaEvent, MessageStopEvent, PingEvent, ErrorEvent, UnknownEvent,
 ]
+
+
+# -- values derived by operators ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInput:
+    """A tool block's input as parsed so far (``done`` once its ``content_block_stop`` arrived).
+
+    Example:
+        >>> ToolInput(1, "toolu_1", "weather", {"location": "Par"}, done=False).name
+        'weather'
+    """
+
+    index: int
+    id: str
+    name: str
+    input: Any
+    done: bool = False

@@ -1,0 +1,172 @@
+"""Frame -> typed event, with orjson.
+
+Strategy: one ``orjson.loads`` per frame, then a dispatch on the JSON ``type`` (the event name
+equals it on every provider; the frame's ``event`` is the fallback). The text-delta path is
+special-cased because it is nearly every event of a long answer. Unknown event types become
+:class:`~rxclaude.events.UnknownEvent`; an ``error`` event becomes an
+:class:`~rxclaude.events.ErrorEvent` that :func:`raise_for_error` turns into the typed error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .errors import APIError, MalformedEventError, error_from_body
+from .events import (
+    EMPTY,
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    ErrorEvent,
+    Event,
+    Frame,
+    FrozenDict,
+    Message,
+    MessageDelta,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+    PingEvent,
+    TextDelta,
+    UnknownEvent,
+    Usage,
+    block_from_dict,
+    delta_from_dict,
+)
+
+__all__ = ["error_for", "parse_frame", "raise_for_error"]
+
+_PING = PingEvent()
+_STOP = MessageStopEvent()
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def parse_frame(frame: Frame) -> Event:
+    """Type one frame's JSON as its event (never raises for an unknown type).
+
+    Raises:
+        MalformedEventError: the data is not JSON, or lacks a field its type requires.
+
+    Example:
+        >>> parse_frame(Frame("content_block_stop", '{"type":"content_block_stop","index":0}'))
+        ContentBlockStopEvent(index=0)
+    """
+    try:
+        d = _loads(frame.data)
+    except _JSONDecodeError as e:
+        raise MalformedEventError(
+            f"{frame.event!r} frame data is not valid JSON: {e}", event=frame.event, data=frame.data
+        ) from None
+    if type(d) is not dict:
+        raise MalformedEventError(
+            f"{frame.event!r} frame data is not a JSON object", event=frame.event, data=frame.data
+        )
+    t = d.get("type", frame.event)
+    if t == "content_block_delta":
+        delta = d.get("delta")
+        index = d.get("index")
+        if type(delta) is dict and type(index) is int:
+            if delta.get("type") == "text_delta" and len(delta) == 2 and len(d) == 3:
+                text = delta.get("text")
+                if type(text) is str:
+                    return ContentBlockDeltaEvent(index, TextDelta(text))
+            return ContentBlockDeltaEvent(index, delta_from_dict(delta), _rest(d, "index", "delta"))
+        raise _missing(frame, "index and delta")
+    try:
+        handler = _HANDLERS.get(t)
+        if handler is None:
+            return UnknownEvent(str(t), d, frame)
+        return handler(d)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise _missing(frame, _REQUIRED.get(t, "its fields")) from None
+
+
+def _missing(frame: Frame, what: str) -> MalformedEventError:
+    return MalformedEventError(
+        f"{frame.event!r} event lacks a valid {what}", event=frame.event, data=frame.data
+    )
+
+
+def _rest(d: dict[str, Any], *known: str) -> FrozenDict:
+    rest = {k: v for k, v in d.items() if k not in known and k != "type"}
+    return FrozenDict(rest) if rest else EMPTY
+
+
+def _message_start(d: dict[str, Any]) -> Event:
+    m = d["message"]
+    if type(m) is not dict:
+        raise TypeError
+    return MessageStartEvent(Message.from_dict(m), _rest(d, "message"))
+
+
+def _block_start(d: dict[str, Any]) -> Event:
+    index, block = d["index"], d["content_block"]
+    if type(index) is not int or type(block) is not dict:
+        raise TypeError
+    return ContentBlockStartEvent(index, block_from_dict(block), _rest(d, "index", "content_block"))
+
+
+def _block_stop(d: dict[str, Any]) -> Event:
+    index = d["index"]
+    if type(index) is not int:
+        raise TypeError
+    return ContentBlockStopEvent(index, _rest(d, "index")) if len(d) > 2 else ContentBlockStopEvent(index)
+
+
+def _message_delta(d: dict[str, Any]) -> Event:
+    delta = d.get("delta") or {}
+    usage = d.get("usage") or {}
+    return MessageDeltaEvent(
+        MessageDelta.from_dict(delta), Usage.from_dict(usage), _rest(d, "delta", "usage")
+    )
+
+
+def _message_stop(d: dict[str, Any]) -> Event:
+    return MessageStopEvent(_rest(d)) if len(d) > 1 else _STOP
+
+
+def _ping(d: dict[str, Any]) -> Event:
+    return _PING
+
+
+def _error(d: dict[str, Any]) -> Event:
+    error = d.get("error")
+    return ErrorEvent(error if type(error) is dict else {}, d)
+
+
+_HANDLERS = {
+    "message_start": _message_start,
+    "content_block_start": _block_start,
+    "content_block_stop": _block_stop,
+    "message_delta": _message_delta,
+    "message_stop": _message_stop,
+    "ping": _ping,
+    "error": _error,
+}
+_REQUIRED = {
+    "message_start": "message object",
+    "content_block_start": "index and content_block",
+    "content_block_stop": "index",
+}
+
+
+def error_for(event: ErrorEvent, *, status_code: int | None = 200) -> APIError:
+    """The typed exception for an in-stream ``error`` event.
+
+    Example:
+        >>> e = error_for(ErrorEvent({"type": "overloaded_error", "message": "Overloaded"},
+        ...     {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+        >>> type(e).__name__
+        'OverloadedError'
+    """
+    return error_from_body(event.raw, status_code=status_code, in_stream=True)
+
+
+def raise_for_error(event: Event) -> Event:
+    """Return ``event`` unchanged, or raise the typed error if it is an ``error`` event."""
+    if type(event) is ErrorEvent:
+        raise error_for(event)
+    return event

@@ -1,0 +1,206 @@
+"""Parse the JSON of a tool block while it is still arriving, as the official SDK does.
+
+Strategy: a complete buffer goes through orjson (fast, strict). A truncated one goes through
+``jiter.from_json(partial_mode=...)`` when the optional ``jiter`` is installed, else through the
+small recursive-descent parser below, which gives the same answers on every prefix of valid
+JSON (a property test holds the two together):
+
+* an unfinished string, number (``1.``, ``-``), literal (``tr``), key, or key without a value is
+  dropped; ``"trailing-strings"`` mode keeps an unfinished string instead;
+* unfinished arrays and objects keep what they hold so far;
+* at top level an unfinished scalar (or nothing at all) is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+import orjson
+
+__all__ = ["PartialMode", "parse_partial_json"]
+
+PartialMode = Literal["on", "trailing-strings"]
+
+try:  # pragma: no cover - depends on the environment
+    from jiter import from_json as _jiter_from_json
+except ImportError:  # pragma: no cover
+    _jiter_from_json = None
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_STRING_BODY = re.compile(r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+class _Incomplete(Exception):
+    """The input ended inside a value; ``partial`` is what survives (``_NOTHING`` if none)."""
+
+    def __init__(self, partial: Any) -> None:
+        self.partial = partial
+
+
+_NOTHING = object()
+
+
+def parse_partial_json(data: str | bytes, mode: PartialMode = "on", *, use_jiter: bool = True) -> Any:
+    """Parse JSON that may be cut off at any byte; raise ``ValueError`` if it is not JSON.
+
+    Example:
+        >>> parse_partial_json('{"city": "Par')
+        {}
+        >>> parse_partial_json('{"city": "Par', "trailing-strings")
+        {'city': 'Par'}
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    if use_jiter and _jiter_from_json is not None:
+        raw = data.encode() if isinstance(data, str) else data
+        return _jiter_from_json(raw, partial_mode=True if mode == "on" else mode)
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    return _Parser(text, mode == "trailing-strings").parse()
+
+
+class _Parser:
+    __slots__ = ("i", "s", "trailing_strings")
+
+    def __init__(self, s: str, trailing_strings: bool) -> None:
+        self.s = s
+        self.i = 0
+        self.trailing_strings = trailing_strings
+
+    def parse(self) -> Any:
+        try:
+            value = self.value()
+        except _Incomplete as e:
+            if e.partial is _NOTHING:
+                raise ValueError(f"EOF while parsing a value at column {self.i}") from None
+            return e.partial
+        return value
+
+    def ws(self) -> None:
+        m = _WS.match(self.s, self.i)
+        self.i = m.end()  # type: ignore[union-attr]
+
+    def value(self) -> Any:
+        self.ws()
+        s, i = self.s, self.i
+        if i >= len(s):
+            raise _Incomplete(_NOTHING)
+        c = s[i]
+        if c == "{":
+            return self.object()
+        if c == "[":
+            return self.array()
+        if c == '"':
+            return self.string()
+        if c == "-" or c.isdigit():
+            return self.number()
+        for word, val in _LITERALS.items():
+            if s.startswith(word, i):
+                self.i = i + len(word)
+                return val
+            if word.startswith(s[i:]):
+                raise _Incomplete(_NOTHING)
+        raise ValueError(f"expected value at column {i}")
+
+    def number(self) -> Any:
+        s, i = self.s, self.i
+        m = _NUMBER.match(s, i)
+        if m is None:
+            if len(s) - i <= 1:  # a lone '-'
+                raise _Incomplete(_NOTHING)
+            raise ValueError(f"invalid number at column {i}")
+        end = m.end()
+        if end == len(s):
+            self.i = end
+            return json.loads(m.group())
+        nxt = s[end]
+        if nxt in ".eE+-" or (nxt.isdigit()):
+            # '1.' / '1e' / '1e+' at the very end is unfinished; elsewhere it is an error.
+            rest = s[end:]
+            if re.fullmatch(r"\.?[eE]?[+-]?", rest) or re.fullmatch(r"[0-9]*\.?[0-9]*[eE]?[+-]?", rest):
+                raise _Incomplete(_NOTHING)
+            raise ValueError(f"invalid number at column {i}")
+        self.i = end
+        return json.loads(m.group())
+
+    def string(self) -> str:
+        s, start = self.s, self.i
+        m = _STRING_BODY.match(s, start + 1)
+        end = m.end()  # type: ignore[union-attr]
+        if end < len(s) and s[end] == '"':
+            self.i = end + 1
+            return json.loads(s[start : end + 1])  # type: ignore[no-any-return]
+        if end < len(s) and not (s[end] == "\\" and len(s) - end < 6):
+            raise ValueError(f"invalid string at column {end}")
+        if self.trailing_strings:
+            raise _Incomplete(json.loads(s[start:end] + '"'))
+        raise _Incomplete(_NOTHING)
+
+    def array(self) -> list[Any]:
+        out: list[Any] = []
+        self.i += 1
+        self.ws()
+        if self.i < len(self.s) and self.s[self.i] == "]":
+            self.i += 1
+            return out
+        while True:
+            try:
+                out.append(self.value())
+            except _Incomplete as e:
+                if e.partial is not _NOTHING:
+                    out.append(e.partial)
+                raise _Incomplete(out) from None
+            self.ws()
+            if self.i >= len(self.s):
+                raise _Incomplete(out)
+            c = self.s[self.i]
+            self.i += 1
+            if c == "]":
+                return out
+            if c != ",":
+                raise ValueError(f"expected ',' or ']' at column {self.i - 1}")
+
+    def object(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        s = self.s
+        self.i += 1
+        self.ws()
+        if self.i < len(s) and s[self.i] == "}":
+            self.i += 1
+            return out
+        while True:
+            self.ws()
+            if self.i >= len(s):
+                raise _Incomplete(out)
+            if s[self.i] != '"':
+                raise ValueError(f"expected a key at column {self.i}")
+            try:
+                key = self.string()
+            except _Incomplete:
+                raise _Incomplete(out) from None
+            self.ws()
+            if self.i >= len(s):
+                raise _Incomplete(out)
+            if s[self.i] != ":":
+                raise ValueError(f"expected ':' at column {self.i}")
+            self.i += 1
+            try:
+                out[key] = self.value()
+            except _Incomplete as e:
+                if e.partial is not _NOTHING:
+                    out[key] = e.partial
+                raise _Incomplete(out) from None
+            self.ws()
+            if self.i >= len(s):
+                raise _Incomplete(out)
+            c = s[self.i]
+            self.i += 1
+            if c == "}":
+                return out
+            if c != ",":
+                raise ValueError(f"expected ',' or '}}' at column {self.i - 1}")
