@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar, Union
 
 __all__ = [
@@ -865,3 +865,37 @@ class ToolInput:
     name: str
     input: Any
     done: bool = False
+
+
+def _fast_init(cls: type) -> None:
+    """Give a frozen, slotted dataclass an ``__init__`` that fills its slots directly.
+
+    The generated frozen ``__init__`` calls ``object.__setattr__`` per field, which costs about
+    2x more than writing through the slot descriptors; events are built millions of times.
+    Semantics are unchanged: same signature, same defaults, still frozen afterwards.
+    """
+    fs = fields(cls)
+    if any(f.default_factory is not MISSING or not f.init for f in fs):  # type: ignore[misc]
+        return
+    ns: dict[str, Any] = {}
+    params, body = [], []
+    for f in fs:
+        slot = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
+        ns[f"_set_{f.name}"] = slot.__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            ns[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(src, ns)  # noqa: S102 - built from our own field names only
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
+for _obj in list(globals().values()):
+    if isinstance(_obj, type) and _obj.__module__ == __name__ and "__dataclass_fields__" in _obj.__dict__:
+        _fast_init(_obj)

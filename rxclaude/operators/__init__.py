@@ -12,16 +12,20 @@ Each is a function returning ``Callable[[Observable[A]], Observable[B]]`` for ``
                                                       +-- usage() --------> Usage$
                                                       +-- stop_reason() --> str
 
-Building blocks for your own: :func:`lift`, :func:`transform`, :func:`deltas`, :func:`of_type`.
+Building blocks for your own: :func:`lift`, :func:`transform`, :func:`deltas`, :func:`of_type`;
+fan-out without locks: :func:`broadcast` (a lock-free ``publish()``).
 """
 
 from ._content import citations, deltas, of_type, text, thinking, tool_input
 from ._frames import frames, parse
 from ._lift import lift, transform
 from ._message import blocks, message, snapshots, stop_reason, usage
+from ._share import Broadcast, broadcast
 
 __all__ = [
+    "Broadcast",
     "blocks",
+    "broadcast",
     "citations",
     "deltas",
     "frames",
