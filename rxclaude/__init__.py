@@ -6,12 +6,17 @@ Example::
     bytes_.pipe(ops.frames(), ops.parse(), ops.text()).subscribe(print)
 """
 
-from . import operators
+__version__ = "0.1.0"
+
+from . import operators  # noqa: E402
 from ._accumulate import MessageAccumulator, MessageSnapshot
 from ._parse import parse_frame
 from ._sse import SSEDecoder
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .client import Client, Messages
+from .stream import MessageStream
+from .transport import Response, Timeouts
 from .events import (
     Citation,
     ContentBlock,
@@ -27,6 +32,12 @@ __all__ = sorted(
     [
         *_errors_all,
         "Citation",
+        "Client",
+        "MessageStream",
+        "Messages",
+        "Response",
+        "Timeouts",
+        "__version__",
         "ContentBlock",
         "Delta",
         "Event",

@@ -23,7 +23,8 @@ class Broadcast(Observable[_T], abc.ObserverBase[_T], Generic[_T]):
     """A lock-free subject for single-threaded (asyncio) use.
 
     Values go to the observers subscribed at that moment; a subscriber that comes after the
-    end gets the end (``on_completed`` or the error) at once.
+    end gets the end (``on_completed`` or the error) at once. A subscriber whose ``on_next``
+    raises is sent that error and dropped; the others carry on.
 
     Example:
         >>> hub = Broadcast[int]()
@@ -59,7 +60,17 @@ class Broadcast(Observable[_T], abc.ObserverBase[_T], Generic[_T]):
 
     def on_next(self, value: _T) -> None:
         for observer in self._observers:
-            observer.on_next(value)
+            try:
+                observer.on_next(value)
+            except Exception as e:  # one failing subscriber must not break the others
+                self._drop(observer, e)
+
+    def _drop(self, observer: abc.ObserverBase[_T], error: Exception) -> None:
+        self._observers = tuple(o for o in self._observers if o is not observer)
+        try:
+            observer.on_error(error)
+        except Exception:  # pragma: no cover - an observer whose on_error raises too
+            pass
 
     def on_error(self, error: Exception) -> None:
         if self._done:

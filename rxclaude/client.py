@@ -1,0 +1,136 @@
+"""The facade: ``Client`` and ``client.messages`` -- thin, over the transport and the stream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from reactivex import Observable
+
+from ._retry import RetryPolicy
+from .events import Frame, Message
+from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
+from .providers.base import Provider
+from .stream import MessageStream
+from .transport import Response, Timeouts, Transport
+
+__all__ = ["Client", "Messages"]
+
+
+class Messages:
+    """``client.messages``: streaming Messages requests."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _validate(self, params: Mapping[str, Any]) -> None:
+        if self._client.validate:
+            from .content import validate_request
+
+            validate_request(params)
+
+    def frames(self, **params: Any) -> Observable[Frame]:
+        """A cold Observable of raw frames: every subscription sends one request.
+
+        Example:
+            >>> client.messages.frames(model=m, max_tokens=64, messages=msgs).pipe(ops.parse(), ops.text())
+        """
+        self._validate(params)
+        return self._client._frames(params)
+
+    def stream(self, **params: Any) -> MessageStream:
+        """A hot :class:`MessageStream`: one request feeding every derived stream.
+
+        Starts on ``connect()``, on entering ``async with``, or when awaited.
+
+        Example:
+            >>> async with client.messages.stream(model=m, max_tokens=64, messages=msgs) as s:
+            ...     s.text.subscribe(print)
+            ...     final = await s.final_message()
+        """
+        self._validate(params)
+        holder: list[MessageStream] = []
+        source = self._client._frames(params, on_response=lambda r: holder[0]._set_response(r))
+        partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in self._client.betas else "on"
+        stream = MessageStream(source, partial_mode=partial_mode)
+        holder.append(stream)
+        return stream
+
+    async def create(self, **params: Any) -> Message:
+        """Stream a request and return its final message (convenience over :meth:`stream`).
+
+        Example:
+            >>> message = await client.messages.create(model=m, max_tokens=64, messages=msgs)
+        """
+        return await self.stream(**params).final_message()
+
+
+class Client:
+    """An Anthropic Messages client whose responses are reactive streams.
+
+    Args:
+        api_key: defaults to ``ANTHROPIC_API_KEY``. Never shown in a repr, log or error.
+        base_url: defaults to ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``.
+        anthropic_version: the ``anthropic-version`` header (documented: ``2023-06-01``).
+        betas: ``anthropic-beta`` values, sent comma-separated.
+        max_retries: retries before the first response byte (official SDK policy).
+        timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
+        provider: another backend (Bedrock, Vertex) instead of the first-party API.
+        session: an aiohttp session to use (you close it); by default one pooled session.
+        validate: check images, documents and request size before sending (typed errors).
+
+    Example::
+
+        async with rxclaude.Client() as client:
+            text = await client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+                                                messages=[{"role": "user", "content": "Hi"}]).final_text()
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        anthropic_version: str = DEFAULT_VERSION,
+        betas: Sequence[str] = (),
+        max_retries: int = 2,
+        timeouts: Timeouts | None = None,
+        auth_token: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        provider: Provider | None = None,
+        session: aiohttp.ClientSession | None = None,
+        validate: bool = True,
+    ) -> None:
+        self.provider: Provider = provider or AnthropicProvider(
+            api_key, base_url, auth_token=auth_token, anthropic_version=anthropic_version,
+            default_headers=default_headers,
+        )
+        self.betas = tuple(betas)
+        self.retry = RetryPolicy(max_retries=max_retries)
+        self.timeouts = timeouts or Timeouts()
+        self.validate = validate
+        self.transport = Transport(session)
+        self.messages = Messages(self)
+
+    def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
+        return self.transport.frames(self.provider, dict(params), betas=self.betas, timeouts=self.timeouts,
+                                     retry=self.retry, on_response=on_response)
+
+    async def close(self) -> None:
+        """Cancel running requests and close the connection pool."""
+        await self.transport.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(provider={self.provider!r})"
+
+
+

@@ -1,0 +1,300 @@
+"""MessageStream: one request, many live derived streams.
+
+Strategy: the request's cold frame Observable is connected once to a lock-free
+:class:`~rxclaude.operators.Broadcast` (``frames``); a second one carries the parsed events
+(``events``); every other stream is a cheap operator over ``events``. An internal
+:class:`~rxclaude.MessageAccumulator` always listens, so the final -- or, after a cancel or an
+error, the partial -- message and usage are never lost, and ``message`` is an ``AsyncSubject``
+that late subscribers still get.
+
+What a late subscriber sees (a deliberate choice, so no stream ever buffers without bound):
+``frames``/``events``/``text``/... are *hot*: they carry what arrives after you subscribe, and
+a subscriber that comes after the end gets the end at once. Subscribe before the request
+starts (before ``connect()``, or inside ``async with`` before its first ``await``) to see it all.
+``message``, ``final_message()``, ``final_text()``, ``current_message`` and ``usage_so_far``
+always cover the whole response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+from reactivex.subject import AsyncSubject
+
+from . import operators as ops
+from ._accumulate import MessageAccumulator, MessageSnapshot
+from ._parse import error_for, parse_frame
+from ._ratelimit import RateLimits
+from .errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
+from .events import Citation, ContentBlock, ErrorEvent, Event, Frame, Message, ToolInput, Usage
+from .operators import Broadcast
+from .transport import Response
+
+__all__ = ["MessageStream"]
+
+_T = TypeVar("_T")
+
+
+class MessageStream:
+    """One streaming request fanned out to any number of typed, live Observables.
+
+    Example::
+
+        async with client.messages.stream(model=..., max_tokens=1024, messages=[...]) as stream:
+            stream.text.subscribe(lambda s: print(s, end=""))
+            stream.usage.subscribe(lambda u: print(u.output_tokens))
+            message = await stream.final_message()
+    """
+
+    def __init__(self, source: Observable[Frame], *, partial_mode: Any = "on") -> None:
+        self._source = source
+        self._frames: Broadcast[Frame] = Broadcast()
+        self._events: Broadcast[Event] = Broadcast()
+        self._message: AsyncSubject[Message] = AsyncSubject()
+        self._acc = MessageAccumulator(partial_mode=partial_mode)
+        self._connection: abc.DisposableBase | None = None
+        self._subscribers = 0
+        self._cancelled = False
+        self._finished = False
+        self._error: Exception | None = None
+        self._done = asyncio.Event() if _has_loop() else None
+        self.response: Response | None = None
+        self._frames.subscribe(self._on_frame, self._fail, self._on_completed)
+
+        self.frames: Observable[Frame] = self._counted(self._frames)
+        """Raw SSE frames, as decoded."""
+        self.events: Observable[Event] = self._counted(self._events)
+        """Typed events (pings included); an in-stream ``error`` ends it with its typed error."""
+        self.text: Observable[str] = self.events.pipe(ops.text())
+        """Text deltas only."""
+        self.thinking: Observable[str] = self.events.pipe(ops.thinking())
+        """Thinking deltas only."""
+        self.tool_input: Observable[ToolInput] = self.events.pipe(ops.tool_input(partial_mode=partial_mode))
+        """Each tool block's input as it grows."""
+        self.citations: Observable[Citation] = self.events.pipe(ops.citations())
+        """Citations as they arrive."""
+        self.blocks: Observable[ContentBlock] = self.events.pipe(ops.blocks(partial_mode=partial_mode))
+        """Each content block, complete."""
+        self.usage: Observable[Usage] = self.events.pipe(ops.usage())
+        """Cumulative usage after message_start and each message_delta."""
+        self.snapshots: Observable[MessageSnapshot] = self.events.pipe(ops.snapshots(partial_mode=partial_mode))
+        """The message so far after each event (text joined only when read)."""
+        self.stop_reason: Observable[str] = self.events.pipe(ops.stop_reason())
+        """The stop reason, once set."""
+        self.message: Observable[Message] = self._counted(self._message)
+        """The final message (one value), also for late subscribers."""
+
+    # -- fan-in from the connection -------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        # Raising here (malformed JSON, an in-stream ``error`` event, events out of order) ends
+        # the whole stream with that error: Broadcast routes it to ``_fail`` below.
+        event = parse_frame(frame)
+        if type(event) is ErrorEvent:
+            error = error_for(event, status_code=self.status or 200)
+            if error.request_id is None:
+                error.request_id = self.request_id
+            raise error
+        self._acc.feed(event)
+        self._events.on_next(event)
+        if self._acc.done and not self._finished:
+            self._finish_ok()
+
+    def _fail(self, error: Exception) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._error = error
+        self._connection_dispose()
+        if isinstance(error, RxClaudeError) and error.partial is None:
+            error.partial = self.current_message
+        self._frames.on_error(error)
+        self._events.on_error(error)
+        self._message.on_error(error)
+        self._signal_done()
+
+    def _on_completed(self) -> None:
+        if self._finished:
+            return
+        if self._acc.done:
+            self._finish_ok()
+            return
+        self._fail(IncompleteStreamError("the stream ended before message_stop", partial=self.current_message))
+
+    def _finish_ok(self) -> None:
+        try:
+            message = self._acc.message()
+        except Exception as e:  # e.g. ToolInputError on invalid tool JSON
+            self._fail(e)
+            return
+        self._finished = True
+        self._events.on_completed()
+        self._message.on_next(message)
+        self._message.on_completed()
+        self._signal_done()
+
+    def _signal_done(self) -> None:
+        if self._done is not None:
+            self._done.set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def connect(self) -> MessageStream:
+        """Send the request (once); returns ``self``. Needs a running asyncio loop."""
+        if self._connection is None and not self._finished:
+            if self._done is None:
+                self._done = asyncio.Event()
+            self._connection = self._source.subscribe(self._frames)
+        return self
+
+    @property
+    def started(self) -> bool:
+        """Whether the request has been sent."""
+        return self._connection is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream has ended (completed, failed or cancelled)."""
+        return self._finished
+
+    def cancel(self) -> None:
+        """Stop now: close the connection; partial message and usage stay available.
+
+        Subscribers of the derived streams complete; ``message``/``final_message()`` raise
+        :class:`~rxclaude.StreamCancelledError` whose ``partial`` is the message so far.
+        """
+        if self._finished:
+            return
+        self._cancelled = True
+        self._connection_dispose()
+        self._finished = True
+        error = StreamCancelledError("the stream was cancelled", partial=self.current_message)
+        self._error = error
+        self._frames.on_completed()
+        self._events.on_completed()
+        self._message.on_error(error)
+        self._signal_done()
+
+    def _connection_dispose(self) -> None:
+        if self._connection is not None:
+            self._connection.dispose()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` ended the stream."""
+        return self._cancelled
+
+    async def __aenter__(self) -> MessageStream:
+        return self.connect()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.cancel()
+
+    def __await__(self) -> Generator[Any, None, Message]:
+        return self.final_message().__await__()
+
+    async def wait(self) -> None:
+        """Wait until the stream ended, whatever the outcome (never raises)."""
+        self.connect()
+        assert self._done is not None
+        self._subscribers += 1
+        try:
+            await self._done.wait()
+        finally:
+            self._subscribers -= 1
+
+    async def final_message(self) -> Message:
+        """Start if needed, wait for the end, and return the final :class:`Message`.
+
+        Raises the stream's typed error (with ``.partial``), or
+        :class:`~rxclaude.StreamCancelledError` after :meth:`cancel`.
+        """
+        await self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._acc.message()
+
+    async def final_text(self) -> str:
+        """``(await final_message()).text``."""
+        return (await self.final_message()).text
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def current_message(self) -> Message | None:
+        """The message so far (``incomplete=True`` until ``message_stop``), or ``None``."""
+        if not self._acc.started:
+            return None
+        try:
+            return self._acc.message()
+        except RxClaudeError:
+            return None
+
+    @property
+    def usage_so_far(self) -> Usage | None:
+        """The latest cumulative usage, or ``None`` before ``message_start``."""
+        return self._acc.usage if self._acc.started else None
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``request-id`` response header."""
+        return self.response.request_id if self.response else None
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP status."""
+        return self.response.status if self.response else None
+
+    @property
+    def headers(self) -> Any:
+        """The response headers (case-insensitive)."""
+        return self.response.headers if self.response else None
+
+    @property
+    def rate_limits(self) -> RateLimits | None:
+        """The parsed ``anthropic-ratelimit-*`` and ``retry-after`` headers."""
+        return RateLimits.from_headers(self.response.headers) if self.response else None
+
+    def _set_response(self, response: Response) -> None:
+        self.response = response
+
+    # -- subscriber counting: the last one leaving cancels the request ---------------------------
+
+    def _counted(self, source: Observable[_T]) -> Observable[_T]:
+        def subscribe(observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+            self._subscribers += 1
+            inner = source.subscribe(observer, scheduler=scheduler)
+            released = False
+
+            def dispose() -> None:
+                nonlocal released
+                if released:
+                    return
+                released = True
+                inner.dispose()
+                self._subscribers -= 1
+                if self._subscribers == 0 and self.started and not self._finished:
+                    self.cancel()
+
+            return Disposable(dispose)
+
+        return Observable(subscribe)
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self._cancelled else "done" if self._finished else (
+            "streaming" if self.started else "not started")
+        return f"<MessageStream {state} request_id={self.request_id!r}>"
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""Offline test kit: an embedded mock Anthropic Messages server speaking the real SSE wire format.
+
+Used by the test suite, the offline demo, notebooks and benchmarks.
+
+Example::
+
+    from rxclaude.testing import MockServer, Reply
+
+    async with MockServer() as server:
+        server.enqueue(Reply.text("Hello!", thinking="Be brief."), Reply.error(529, retry_after=1))
+        client = anthropic.AsyncAnthropic(api_key=server.api_key, base_url=server.url)
+        ...
+        assert server.requests[0].json["stream"] is True
+
+Streams without a server (benchmarks)::
+
+    body = synthesize(text=[" tok"] * 1_000_000, padding=False)
+"""
+
+from .replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
+from .server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
+from .sse import (
+    PING_FRAME,
+    accumulate,
+    events_from_sse,
+    frame_event,
+    make_id,
+    parse_sse,
+    split_frames,
+    split_text,
+    sse_bytes,
+    sse_frame,
+    synthesize,
+    synthesize_events,
+    synthesize_frames,
+)
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_ERROR_MESSAGES",
+    "ERROR_STATUS",
+    "ERROR_TYPES",
+    "PING_FRAME",
+    "SERVER_KEY",
+    "FrameEncoder",
+    "Faults",
+    "MockServer",
+    "Plugin",
+    "RecordedRequest",
+    "Reply",
+    "accumulate",
+    "events_from_sse",
+    "frame_event",
+    "make_id",
+    "parse_sse",
+    "request_text",
+    "split_frames",
+    "split_text",
+    "sse_bytes",
+    "sse_frame",
+    "synthesize",
+    "synthesize_events",
+    "synthesize_frames",
+]

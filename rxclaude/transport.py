@@ -1,0 +1,267 @@
+"""The only I/O in rxclaude: one aiohttp request per subscription, body bytes -> frames.
+
+Strategy: :meth:`Transport.frames` returns a *cold* Observable. Subscribing starts one asyncio
+task on the running loop; it sends the provider's request, retries failures before the first
+response byte (official SDK policy), then feeds each body chunk to the provider's sans-I/O
+decoder and pushes the frames to the observer. Disposing cancels the task, and cancelling closes
+the response's connection at once (``response.close()``, not a pooled release), so the server
+sees the disconnect and stops billing. Every read runs under an idle deadline that any byte --
+pings included -- pushes back; failures surface as the typed errors of :mod:`rxclaude.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+
+from ._retry import RetryPolicy
+from .errors import (
+    APIError,
+    ConnectError,
+    ConnectionLostError,
+    ConnectTimeoutError,
+    FirstByteTimeoutError,
+    RxClaudeError,
+    StreamStalledError,
+    TotalTimeoutError,
+    TransportError,
+)
+from .events import Frame
+from .providers.base import Provider
+
+__all__ = ["Response", "Timeouts", "Transport"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Timeouts in seconds (``None`` disables one).
+
+    Attributes:
+        connect: to open the TCP/TLS connection.
+        first_byte: from sending the request to the response status line.
+        idle: the longest silence mid-body; every byte counts, so pings keep a long thinking
+            phase alive while a dead connection fails in ``idle`` seconds (StreamStalledError).
+        total: the whole request, retries included.
+
+    Example:
+        >>> Timeouts(idle=30).idle
+        30
+    """
+
+    connect: float | None = 10.0
+    first_byte: float | None = 300.0
+    idle: float | None = 300.0
+    total: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The HTTP response of a stream: status, headers, request id, retries taken."""
+
+    status: int
+    headers: Mapping[str, str]
+    request_id: str | None
+    retries: int
+
+
+class Transport:
+    """A pooled aiohttp session that turns provider requests into cold frame Observables.
+
+    Example:
+        >>> transport = Transport()                     # doctest: +SKIP
+        >>> frames = transport.frames(provider, params)  # nothing is sent until subscribed
+    """
+
+    def __init__(self, session: aiohttp.ClientSession | None = None, *, limit: int = 100) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._limit = limit
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session (made on first use, inside the running loop)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=30.0)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+            self._owns_session = True
+        return self._session
+
+    @property
+    def open_requests(self) -> int:
+        """How many request tasks are running now (0 after every stream ended or was cancelled)."""
+        return len(self._tasks)
+
+    async def close(self) -> None:
+        """Cancel running requests and close the session (if this transport made it)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def frames(
+        self,
+        provider: Provider,
+        params: Mapping[str, Any],
+        *,
+        betas: Sequence[str] = (),
+        path: str = "/v1/messages",
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        on_response: Callable[[Response], None] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
+    ) -> Observable[Frame]:
+        """A cold Observable: each subscription sends one request and emits its frames.
+
+        Must be subscribed on a thread with a running asyncio loop (Jupyter has one).
+        """
+
+        def subscribe(observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                observer.on_error(RuntimeError(
+                    "rxclaude streams run on an asyncio loop: subscribe inside `async def` code "
+                    "(or a notebook cell), or use asyncio.run()"))
+                return Disposable()
+            task = loop.create_task(self._run(provider, params, betas, path, timeouts, retry,
+                                              observer, on_response, on_chunk))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return Disposable(task.cancel)
+
+        return Observable(subscribe)
+
+    async def _run(
+        self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
+        timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
+        on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
+    ) -> None:
+        try:
+            async with asyncio.timeout(timeouts.total):
+                try:
+                    await self._attempts(provider, params, betas, path, timeouts, retry, observer,
+                                         on_response, on_chunk)
+                except TimeoutError as e:
+                    if isinstance(e, RxClaudeError):
+                        raise
+                    raise TotalTimeoutError(f"request took longer than total={timeouts.total}s",
+                                            timeout=timeouts.total) from None
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError as e:
+            observer.on_error(e if isinstance(e, RxClaudeError) else TotalTimeoutError(
+                f"request took longer than total={timeouts.total}s", timeout=timeouts.total))
+        except Exception as e:
+            observer.on_error(e)
+
+    async def _attempts(
+        self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
+        timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
+        on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
+    ) -> None:
+        retries = 0
+        while True:
+            request = await provider.build_request(params, betas=betas, path=path)
+            try:
+                response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
+            except (TransportError, ConnectionError) as e:
+                if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
+                    await asyncio.sleep(retry.delay(retries))
+                    retries += 1
+                    continue
+                raise
+            try:
+                if response.status >= 400:
+                    body = await self._read_error_body(response, timeouts)
+                    error = provider.error_from_response(response.status, response.headers, body)
+                    if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
+                        response.release()
+                        await asyncio.sleep(retry.delay(retries, response.headers))
+                        retries += 1
+                        continue
+                    raise error
+                if on_response is not None:
+                    on_response(Response(response.status, response.headers,
+                                         response.headers.get("request-id"), retries))
+                await self._pump(response, provider, timeouts, observer, on_chunk)
+                return
+            finally:
+                response.close()  # closes the connection unless fully read and released
+
+    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes,
+                    timeouts: Timeouts) -> aiohttp.ClientResponse:
+        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect, sock_read=None)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                return await self.session.request(method, url, headers=dict(headers), data=body,
+                                                  timeout=timeout, allow_redirects=False)
+        except TimeoutError as e:
+            if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
+                timeouts.connect is not None and "connect" in str(e).lower()
+            ):
+                raise ConnectTimeoutError(f"could not connect within {timeouts.connect}s",
+                                          timeout=timeouts.connect) from None
+            waited = time.monotonic() - started
+            raise FirstByteTimeoutError(
+                f"no response within first_byte={timeouts.first_byte}s (waited {waited:.1f}s)",
+                timeout=timeouts.first_byte) from None
+        except aiohttp.ClientConnectorError as e:
+            raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
+        except aiohttp.ClientError as e:
+            raise ConnectionLostError(f"connection failed before the response: {e}") from None
+
+    async def _read_error_body(self, response: aiohttp.ClientResponse, timeouts: Timeouts) -> bytes:
+        try:
+            async with asyncio.timeout(timeouts.idle):
+                return await response.content.read(1 << 20)
+        except (TimeoutError, aiohttp.ClientError):
+            return b""
+
+    async def _pump(self, response: aiohttp.ClientResponse, provider: Provider, timeouts: Timeouts,
+                    observer: abc.ObserverBase[Frame], on_chunk: Callable[[bytes], None] | None) -> None:
+        decoder = provider.new_decoder()
+        feed = decoder.feed
+        emit = observer.on_next
+        read = response.content.readany
+        idle = timeouts.idle
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if idle is None:
+                    chunk = await read()
+                else:
+                    async with asyncio.timeout(idle):
+                        chunk = await read()
+            except TimeoutError:
+                raise StreamStalledError(f"no data for idle={idle}s mid-stream", timeout=idle) from None
+            except aiohttp.ClientPayloadError as e:
+                raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
+            except (aiohttp.ClientError, ConnectionError) as e:
+                raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
+            if not chunk:
+                break
+            if on_chunk is not None:
+                on_chunk(chunk)
+            for frame in feed(chunk):
+                emit(frame)
+        for frame in decoder.close():
+            emit(frame)
+        del loop
+        observer.on_completed()
+
+
+def _jitter() -> float:  # pragma: no cover - kept for API symmetry
+    return random.random()
