@@ -6,8 +6,7 @@ import random
 
 import orjson
 
-WORDS = ("the stream of tokens arrives as small pieces, often a word or two, sometimes a comma, "
-         "and now and then an emoji 👋 or an accented letter like é or a newline\n").split(" ")
+WORDS = ["the", "stream", "of", "tokens", "arrives", "as", "small", "pieces,", "often", "a", "word", "or", "two,", "sometimes", "a", "comma,", "and", "now", "and", "then", "an", "emoji", "👋", "or", "an", "accented", "letter", "like", "é", "or", "a", "newline\n"]
 
 
 def text_stream(n_deltas: int, *, seed: int = 1) -> bytes:

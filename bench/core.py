@@ -25,9 +25,9 @@ import reactivex
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _streams import chunks, text_stream  # noqa: E402
+from _streams import chunks, text_stream
 
-from rxclaude import operators as ops  # noqa: E402
+from rxclaude import operators as ops
 
 
 def run_rxclaude(pieces: list[bytes]) -> tuple[str, Any]:

@@ -2,53 +2,130 @@
 
 Example::
 
-    from rxclaude import operators as ops
-    bytes_.pipe(ops.frames(), ops.parse(), ops.text()).subscribe(print)
+    async with rxclaude.Client() as client:
+        stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+                                        messages=[{"role": "user", "content": "Hi"}])
+        stream.text.subscribe(lambda s: print(s, end=""))
+        message = await stream.final_message()
 """
 
 __version__ = "0.1.0"
 
-from . import operators  # noqa: E402
+from . import operators
 from ._accumulate import MessageAccumulator, MessageSnapshot
 from ._parse import parse_frame
 from ._sse import SSEDecoder
-from .errors import *  # noqa: F403
-from .errors import __all__ as _errors_all
 from .client import Client, Messages
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    BillingError,
+    ConflictError,
+    ConnectError,
+    ConnectionLostError,
+    ConnectTimeoutError,
+    ContentError,
+    CorruptMediaError,
+    EncryptedPDFError,
+    EventOrderError,
+    EventStreamError,
+    FirstByteTimeoutError,
+    FrameTooLargeError,
+    GatewayTimeoutError,
+    ImageDimensionsError,
+    IncompleteStreamError,
+    InternalServerError,
+    MalformedEventError,
+    MediaTooLargeError,
+    ModelStreamError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    RxClaudeError,
+    ServerError,
+    ServiceUnavailableError,
+    StreamCancelledError,
+    StreamFormatError,
+    StreamStalledError,
+    ToolInputError,
+    TooManyImagesError,
+    TotalTimeoutError,
+    TransportError,
+    TransportTimeoutError,
+    UnprocessableEntityError,
+    UnsupportedMediaError,
+    error_class_for,
+    error_from_body,
+)
+from .events import Citation, ContentBlock, Delta, Event, Frame, Message, ToolInput, Usage
 from .stream import MessageStream
 from .transport import Response, Timeouts
-from .events import (
-    Citation,
-    ContentBlock,
-    Delta,
-    Event,
-    Frame,
-    Message,
-    ToolInput,
-    Usage,
-)
 
-__all__ = sorted(
-    [
-        *_errors_all,
-        "Citation",
-        "Client",
-        "MessageStream",
-        "Messages",
-        "Response",
-        "Timeouts",
-        "__version__",
-        "ContentBlock",
-        "Delta",
-        "Event",
-        "Frame",
-        "Message",
-        "MessageAccumulator",
-        "MessageSnapshot",
-        "SSEDecoder",
-        "ToolInput",
-        "Usage",
-        "operators",
-        "parse_frame",
-    ]
-)
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BillingError",
+    "Citation",
+    "Client",
+    "ConflictError",
+    "ConnectError",
+    "ConnectTimeoutError",
+    "ConnectionLostError",
+    "ContentBlock",
+    "ContentError",
+    "CorruptMediaError",
+    "Delta",
+    "EncryptedPDFError",
+    "Event",
+    "EventOrderError",
+    "EventStreamError",
+    "FirstByteTimeoutError",
+    "Frame",
+    "FrameTooLargeError",
+    "GatewayTimeoutError",
+    "ImageDimensionsError",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "MalformedEventError",
+    "MediaTooLargeError",
+    "Message",
+    "MessageAccumulator",
+    "MessageSnapshot",
+    "MessageStream",
+    "Messages",
+    "ModelStreamError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "Response",
+    "RxClaudeError",
+    "SSEDecoder",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StreamCancelledError",
+    "StreamFormatError",
+    "StreamStalledError",
+    "Timeouts",
+    "TooManyImagesError",
+    "ToolInput",
+    "ToolInputError",
+    "TotalTimeoutError",
+    "TransportError",
+    "TransportTimeoutError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaError",
+    "Usage",
+    "__version__",
+    "error_class_for",
+    "error_from_body",
+    "operators",
+    "parse_frame",
+]

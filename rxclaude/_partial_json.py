@@ -23,6 +23,7 @@ __all__ = ["PartialMode", "parse_partial_json"]
 
 PartialMode = Literal["on", "trailing-strings"]
 
+_jiter_from_json: Any
 try:  # pragma: no cover - depends on the environment
     from jiter import from_json as _jiter_from_json
 except ImportError:  # pragma: no cover
@@ -134,7 +135,7 @@ class _Parser:
         end = m.end()  # type: ignore[union-attr]
         if end < len(s) and s[end] == '"':
             self.i = end + 1
-            return json.loads(s[start : end + 1])  # type: ignore[no-any-return]
+            return json.loads(s[start : end + 1])
         if end < len(s) and not (s[end] == "\\" and len(s) - end < 6):
             raise ValueError(f"invalid string at column {end}")
         if self.trailing_strings:

@@ -323,6 +323,10 @@ _BY_TYPE: dict[str, type[APIError]] = {
     "api_error": InternalServerError,
     "timeout_error": GatewayTimeoutError,
     "overloaded_error": OverloadedError,
+    # Not Anthropic types: names for Bedrock/Vertex exceptions that arrive inside a stream.
+    "service_unavailable_error": ServiceUnavailableError,
+    "request_timeout_error": RequestTimeoutError,
+    "model_stream_error": ModelStreamError,
 }
 
 _BY_STATUS: dict[int, type[APIError]] = {

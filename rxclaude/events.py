@@ -88,8 +88,8 @@ class FrozenDict(dict[str, Any]):
     def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("rxclaude values are immutable")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
-    __ior__ = _read_only  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
 
     def __reduce__(self) -> Any:
         return (FrozenDict, (dict(self),))
@@ -278,7 +278,7 @@ Citation = Union[
     UnknownCitation,
 ]
 _CITATIONS: dict[str, Any] = {
-    c.__dataclass_fields__["type"].default: c  # type: ignore[attr-defined]
+    str(c.__dataclass_fields__["type"].default): c
     for c in (CharLocation, PageLocation, ContentBlockLocation, WebSearchResultLocation, SearchResultLocation)
 }
 
@@ -293,7 +293,7 @@ def citation_from_dict(d: dict[str, Any]) -> Citation:
     cls = _CITATIONS.get(d.get("type"))  # type: ignore[arg-type]
     if cls is None:
         return UnknownCitation(str(d.get("type")), d)
-    return cls.from_dict(d)  # type: ignore[no-any-return]
+    return cls.from_dict(d)
 
 
 # -- content blocks ----------------------------------------------------------------------------
@@ -482,7 +482,7 @@ ContentBlock = Union[
     ServerToolResultBlock, MCPToolResultBlock, ContainerUploadBlock, CompactionBlock, UnknownBlock,
 ]
 _BLOCKS: dict[str, Any] = {
-    c.__dataclass_fields__["type"].default: c  # type: ignore[attr-defined]
+    str(c.__dataclass_fields__["type"].default): c
     for c in (
         TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock, ServerToolUseBlock, MCPToolUseBlock,
         WebSearchToolResultBlock, WebFetchToolResultBlock, CodeExecutionToolResultBlock,
@@ -503,7 +503,7 @@ def block_from_dict(d: dict[str, Any]) -> ContentBlock:
     cls = _BLOCKS.get(d.get("type"))  # type: ignore[arg-type]
     if cls is None:
         return UnknownBlock(str(d.get("type")), d)
-    return cls.from_dict(d)  # type: ignore[no-any-return]
+    return cls.from_dict(d)
 
 
 # -- deltas ------------------------------------------------------------------------------------
@@ -837,7 +837,7 @@ class ErrorEvent:
 class UnknownEvent:
     """An event type this version does not know (e.g. Vertex's ``vertex_event``)."""
 
-    type: str  # type: ignore[misc]
+    type: str
     data: Any
     frame: Frame | None = None
 
@@ -875,7 +875,7 @@ def _fast_init(cls: type) -> None:
     Semantics are unchanged: same signature, same defaults, still frozen afterwards.
     """
     fs = fields(cls)
-    if any(f.default_factory is not MISSING or not f.init for f in fs):  # type: ignore[misc]
+    if any(f.default_factory is not MISSING or not f.init for f in fs):
         return
     ns: dict[str, Any] = {}
     params, body = [], []
@@ -889,11 +889,10 @@ def _fast_init(cls: type) -> None:
             params.append(f"{f.name}=_default_{f.name}")
         body.append(f"    _set_{f.name}(self, {f.name})")
     src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(src, ns)  # noqa: S102 - built from our own field names only
+    exec(src, ns)
     init = ns["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
+    setattr(cls, "__init__", init)  # noqa: B010
 
 
 for _obj in list(globals().values()):

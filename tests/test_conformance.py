@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -137,7 +136,7 @@ def test_generated_every_block_type_equals_sdk() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_chunking_gives_the_same_message(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(MESSAGE_FIXTURES + ["<generated>"]))
+    name = data.draw(st.sampled_from([*MESSAGE_FIXTURES, "<generated>"]))
     raw = every_block_type_stream(2) if name == "<generated>" else (FIXTURES / name).read_bytes()
     cuts = sorted(set(data.draw(st.lists(st.integers(1, len(raw) - 1), max_size=30))))
     chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]

@@ -6,7 +6,6 @@ import tracemalloc
 from typing import Any
 
 import orjson
-import pytest
 import reactivex
 from reactivex import operators as rx
 from reactivex.testing import ReactiveTest, TestScheduler

@@ -21,13 +21,11 @@ _B = TypeVar("_B")
 _S = TypeVar("_S")
 
 Emit = Callable[[_B], None]
-Setup = Callable[
-    [abc.ObserverBase[_B]],
-    "tuple[Callable[[_A], None], Callable[[], None] | None]",
-]
 
 
-def lift(setup: Setup[_A, _B]) -> Callable[[Observable[_A]], Observable[_B]]:
+def lift(
+    setup: Callable[[abc.ObserverBase[_B]], tuple[Callable[[_A], None], Callable[[], None] | None]],
+) -> Callable[[Observable[_A]], Observable[_B]]:
     """Make an operator from ``setup(observer) -> (on_next, on_completed_or_None)``.
 
     ``setup`` runs once per subscription; ``on_next`` may call ``observer.on_next`` any number

@@ -19,7 +19,7 @@ __all__ = ["Broadcast", "broadcast"]
 _T = TypeVar("_T")
 
 
-class Broadcast(Observable[_T], abc.ObserverBase[_T], Generic[_T]):
+class Broadcast(Observable[_T], abc.SubjectBase[_T], Generic[_T]):
     """A lock-free subject for single-threaded (asyncio) use.
 
     Values go to the observers subscribed at that moment; a subscriber that comes after the
@@ -99,6 +99,7 @@ def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:
     """
 
     def operator(source: Observable[_T]) -> ConnectableObservable[_T]:
-        return ConnectableObservable(source, Broadcast())
+        hub: Broadcast[_T] = Broadcast()
+        return ConnectableObservable(source, hub)
 
     return operator

@@ -61,9 +61,9 @@ class RecordedRequest:
 
     ``headers`` is case-insensitive. ``json`` is the parsed body, or ``None`` if it was not JSON;
     ``body`` holds the raw bytes (left empty for ``multipart/*`` requests, so that handlers can
-    still call ``request.post()``/``request.multipart()``). For streamed responses ``completed`` means the whole
-    body was sent, ``disconnected`` that the client went away first, ``reset`` that the server
-    aborted the connection on purpose (``reset_after_bytes``).
+    still call ``request.post()``/``request.multipart()``). For streamed responses ``completed``
+    means the whole body was sent, ``disconnected`` that the client went away first, ``reset``
+    that the server aborted the connection on purpose (``reset_after_bytes``).
 
     Example::
 
@@ -593,6 +593,7 @@ class MockServer:
         self._by_request[id(request)] = record
         self._notify()
         try:
+            resp: web.StreamResponse
             if too_large:
                 resp = self.error_response(
                     record, 413, "request_too_large", "Request exceeds the maximum allowed number of bytes."
@@ -602,6 +603,7 @@ class MockServer:
             try:
                 resp = await handler(request)
             except web.HTTPException as exc:
+                record.status = exc.status
                 if exc.status not in (404, 405) or exc.content_type == "application/json":
                     raise
                 etype = "not_found_error" if exc.status == 404 else "invalid_request_error"
@@ -737,6 +739,7 @@ class _Pump:
         self.loop = asyncio.get_running_loop()
         self.last_ping = self.loop.time()
         self.chunk = 1 if faults.drip else faults.chunk_size
+        self.pending = bytearray()  # re-chunked bytes not yet written (``chunk_size``)
 
     async def run(self, frames: list[bytes]) -> None:
         f = self.faults
@@ -746,15 +749,18 @@ class _Pump:
             await self._reset()
         for i, frame in enumerate(frames):
             if f.stall_after is not None and i == f.stall_after:
+                await self._flush()
                 await asyncio.sleep(f.stall_seconds)
                 due = self.loop.time()
             if i > 0:
                 gap = f.delay + (tick if tick and frame_event(frame) == "content_block_delta" else 0.0)
                 if gap > 0:
+                    await self._flush()
                     due = max(due, self.loop.time() - 0.05) + gap
                     await self._wait_until(due)
             await self._send(frame)
             self.record.events_sent += 1
+        await self._flush()
         if f.stall_after is not None and f.stall_after >= len(frames):
             await asyncio.sleep(f.stall_seconds)
 
@@ -765,6 +771,7 @@ class _Pump:
             if every is not None and self.last_ping + every < until:
                 await asyncio.sleep(max(0.0, self.last_ping + every - now))
                 await self._send(PING_FRAME)
+                await self._flush()
                 self.last_ping = self.loop.time()
                 continue
             if until > now:
@@ -773,23 +780,32 @@ class _Pump:
 
     async def _send(self, frame: bytes) -> None:
         data = self.encoder(frame) if self.encoder is not None else frame
-        pieces = (
-            [data]
-            if self.chunk is None
-            else [data[i : i + self.chunk] for i in range(0, len(data), self.chunk)]
-        )
+        if self.chunk is None:
+            await self._write(data)
+            return
+        self.pending += data
+        while len(self.pending) >= self.chunk:
+            piece = bytes(self.pending[: self.chunk])
+            del self.pending[: self.chunk]
+            await self._write(piece)
+            await asyncio.sleep(0)  # let each piece leave as its own write
+
+    async def _flush(self) -> None:
+        if self.pending:
+            piece = bytes(self.pending)
+            self.pending.clear()
+            await self._write(piece)
+
+    async def _write(self, piece: bytes) -> None:
         limit = self.faults.reset_after_bytes
-        for piece in pieces:
-            if limit is not None and self.record.bytes_sent + len(piece) >= limit:
-                cut = limit - self.record.bytes_sent
-                if cut > 0:
-                    await self.resp.write(piece[:cut])
-                    self.record.bytes_sent += cut
-                await self._reset()
-            await self.resp.write(piece)
-            self.record.bytes_sent += len(piece)
-            if self.chunk is not None:
-                await asyncio.sleep(0)
+        if limit is not None and self.record.bytes_sent + len(piece) >= limit:
+            cut = limit - self.record.bytes_sent
+            if cut > 0:
+                await self.resp.write(piece[:cut])
+                self.record.bytes_sent += cut
+            await self._reset()
+        await self.resp.write(piece)
+        self.record.bytes_sent += len(piece)
 
     async def _reset(self) -> None:
         transport = self.request.transport

@@ -1,0 +1,187 @@
+"""The ``rxclaude`` command: stream a reply live, or run the offline demo.
+
+    rxclaude "Why is the sky blue?" --show usage,thinking
+    rxclaude demo                      # offline: embedded mock server, one request, many sinks
+
+Ctrl-C cancels the request (the connection is closed at once); errors print one line and exit
+non-zero. The API key comes from ``ANTHROPIC_API_KEY`` and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from .client import Client
+from .errors import RxClaudeError
+from .stream import MessageStream
+
+__all__ = ["main"]
+
+DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", "claude-sonnet-4-5")
+SUBCOMMANDS = ("demo",)
+
+
+def _prompt_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rxclaude", description="Stream a Claude reply live to the terminal.",
+                                epilog="Offline demo: rxclaude demo")
+    p.add_argument("prompt", help="the user message ('-' reads standard input)")
+    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    p.add_argument("--max-tokens", type=int, default=1024)
+    p.add_argument("-s", "--system", help="system prompt")
+    p.add_argument("--thinking", type=int, metavar="BUDGET", help="extended thinking budget in tokens")
+    p.add_argument("--show", default="", help="extra streams to show: usage,thinking,raw")
+    p.add_argument("--image", action="append", default=[], metavar="PATH|URL|file_id", help="attach an image")
+    p.add_argument("--pdf", action="append", default=[], metavar="PATH|URL|file_id", help="attach a PDF")
+    p.add_argument("--file", action="append", default=[], metavar="file_id", help="attach an uploaded file")
+    p.add_argument("--base-url", help="API base URL (default ANTHROPIC_BASE_URL or the real API)")
+    return p
+
+
+def _demo_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rxclaude demo",
+                                description="Offline demo: the embedded mock server streams a reply "
+                                            "that fans out to several sinks at once.")
+    p.add_argument("--tokens-per-second", type=float, default=60.0)
+    p.add_argument("--fast", action="store_true", help="no pacing (as fast as the loop goes)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rxclaude`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] == "demo":
+            return asyncio.run(_demo(_demo_parser().parse_args(args[1:])))
+        if not args:
+            _prompt_parser().print_help()
+            return 2
+        return asyncio.run(_prompt(_prompt_parser().parse_args(args)))
+    except KeyboardInterrupt:
+        print("\n[cancelled]", file=sys.stderr)
+        return 130
+
+
+def _message_content(ns: argparse.Namespace) -> Any:
+    prompt = sys.stdin.read() if ns.prompt == "-" else ns.prompt
+    attachments: list[dict[str, Any]] = []
+    if ns.image or ns.pdf or ns.file:
+        from . import content
+
+        attachments += [content.image(src) for src in ns.image]
+        attachments += [content.document(src) for src in ns.pdf]
+        attachments += [content.document(fid) for fid in ns.file]
+        return [*attachments, {"type": "text", "text": prompt}]
+    return prompt
+
+
+async def _prompt(ns: argparse.Namespace) -> int:
+    show = {s.strip() for s in ns.show.split(",") if s.strip()}
+    try:
+        params: dict[str, Any] = {"model": ns.model, "max_tokens": ns.max_tokens,
+                                  "messages": [{"role": "user", "content": _message_content(ns)}]}
+        if ns.system:
+            params["system"] = ns.system
+        if ns.thinking:
+            params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
+        async with Client(base_url=ns.base_url) as client:
+            stream = client.messages.stream(**params)
+            await _render(stream, show, sys.stdout)
+        return 0
+    except (RxClaudeError, OSError) as e:
+        print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+async def _render(stream: MessageStream, show: set[str], out: TextIO) -> None:
+    """Subscribe the terminal sinks, run the stream, print the summary."""
+
+    def write(s: str) -> None:
+        out.write(s)
+        out.flush()
+
+    if "raw" in show:
+        stream.frames.subscribe(lambda f: write(f"\n[raw] {f.event}: {f.data.strip()}"))
+    if "thinking" in show:
+        stream.thinking.subscribe(lambda t: write(f"\x1b[2m{t}\x1b[0m"))
+    stream.text.subscribe(write)
+    async with stream:
+        message = await stream.final_message()
+    write("\n")
+    if "usage" in show:
+        u = message.usage
+        write(f"[usage] input={u.input_tokens} output={u.output_tokens} "
+              f"cache_read={u.cache_read_input_tokens} cache_write={u.cache_creation_input_tokens} "
+              f"stop={message.stop_reason}\n")
+
+
+DEMO_TEXT = (
+    "Reactive streams let one request feed many consumers. This sentence is arriving token by "
+    "token from an embedded mock server that speaks Claude's real wire format: message_start, "
+    "content_block_delta, pings, message_delta and message_stop. The same bytes are being "
+    "decoded once and fanned out to three sinks at the same time: the live text you are "
+    "reading, a usage meter, and a recorder that counts raw frames.\n\nPress Ctrl-C to cancel: "
+    "the connection closes at once and the partial message is kept."
+)
+
+
+async def _demo(ns: argparse.Namespace) -> int:
+    from .testing import MockServer, Reply
+
+    out = sys.stdout
+    reply = Reply.text(DEMO_TEXT, thinking="The user wants to see fan-out. Show text, usage and frames.")
+    if not ns.fast:
+        reply = reply.with_faults(tokens_per_second=ns.tokens_per_second, ping_every=0.5)
+    async with MockServer(default_reply=reply) as server, Client(api_key=server.api_key, base_url=server.url) as client:
+        out.write(f"rxclaude demo: offline, mock Messages API at {server.url}\n\n")
+        stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=1024,
+                                        messages=[{"role": "user", "content": "Show me fan-out."}])
+        frames = 0
+        started = time.perf_counter()
+        first: list[float] = []
+
+        def count(_: object) -> None:
+            nonlocal frames
+            frames += 1
+
+        stream.frames.subscribe(count)                                   # sink 1: frame recorder
+        out.write("\x1b[2m[thinking] ")
+        def thinking(t: str) -> None:                                     # sink 2: thinking
+            out.write(t)
+            out.flush()
+
+        stream.thinking.subscribe(thinking)
+
+        def text(t: str) -> None:                                         # sink 3: live text
+            if not first:
+                first.append(time.perf_counter() - started)
+                out.write("\x1b[0m\n\n")
+            out.write(t)
+            out.flush()
+
+        stream.text.subscribe(text)
+        usage_lines: list[str] = []
+        stream.usage.subscribe(lambda u: usage_lines.append(               # sink 4: usage meter
+            f"input={u.input_tokens} output={u.output_tokens}"))
+        try:
+            async with stream:
+                message = await stream.final_message()
+        except RxClaudeError as e:
+            print(f"\nrxclaude: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+        out.write("\n\n")
+        out.write(f"[fan-out] one request (id {stream.request_id}) fed {frames} raw frames to 4 sinks at once\n")
+        out.write(f"[usage]   {usage_lines[0]}  ->  {usage_lines[-1]}  ({len(usage_lines)} updates)\n")
+        ttft = f"{first[0] * 1000:.0f} ms" if first else "n/a"
+        out.write(f"[final]   {len(message.content)} blocks, {len(message.text)} chars of text, "
+                  f"stop_reason={message.stop_reason}, time to first text {ttft}\n")
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
