@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ async def post(
     *,
     headers: dict[str, str] | None = None,
     path: str = "/v1/messages",
-) -> tuple[int, aiohttp.typedefs.LooseHeaders, bytes]:
+) -> tuple[int, Mapping[str, str], bytes]:
     payload = orjson.dumps(BODY if body is None else body)
     async with http.post(
         server.url + path, data=payload, headers=server.headers() if headers is None else headers
@@ -463,6 +464,9 @@ async def test_reset_after_bytes_aborts_the_connection(
 
 async def test_drip_and_chunk_size_rechunk_the_body(server: MockServer, http: aiohttp.ClientSession) -> None:
     expected = synthesize("Hi!", id="msg_01ZZZZZZZZZZZZZZZZZZZZZZ", model=MODEL, input_tokens=3)
+    server.enqueue(Reply.from_sse(expected * 50).with_faults(chunk_size=65536))
+    _, _, body = await post(http, server)
+    assert body == expected * 50
     for faults in ({"drip": True}, {"chunk_size": 7}):
         server.enqueue(Reply.from_sse(expected).with_faults(**faults))
         chunks = []
