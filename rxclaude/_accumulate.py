@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .errors import EventOrderError, IncompleteStreamError, ToolInputError
 from ._partial_json import PartialMode, parse_partial_json
+from .errors import EventOrderError, IncompleteStreamError, ToolInputError
 from .events import (
     EMPTY,
     TOOL_INPUT_BLOCKS,
@@ -188,8 +188,18 @@ class MessageAccumulator:
         >>> acc.message().text                     # doctest: +SKIP
     """
 
-    __slots__ = ("_blocks", "_extra", "_mode", "_start", "_stop_reason", "_stop_sequence", "_usage",
-                 "_model", "done", "events")
+    __slots__ = (
+        "_blocks",
+        "_extra",
+        "_mode",
+        "_model",
+        "_start",
+        "_stop_reason",
+        "_stop_sequence",
+        "_usage",
+        "done",
+        "events",
+    )
 
     def __init__(self, *, partial_mode: PartialMode = "on") -> None:
         self._mode: PartialMode = partial_mode

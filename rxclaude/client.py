@@ -14,7 +14,7 @@ from .events import Frame, Message
 from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from .providers.base import Provider
 from .stream import MessageStream
-from .transport import Response, Timeouts, Transport
+from .transport import Timeouts, Transport
 
 __all__ = ["Client", "Messages"]
 

@@ -202,7 +202,10 @@ class MessageStream:
     async def wait(self) -> None:
         """Wait until the stream ended, whatever the outcome (never raises)."""
         self.connect()
-        assert self._done is not None
+        if self._done is None:  # made outside a loop and ended (cancelled) before it started
+            self._done = asyncio.Event()
+            if self._finished:
+                self._done.set()
         self._subscribers += 1
         try:
             await self._done.wait()
@@ -260,6 +263,12 @@ class MessageStream:
     def rate_limits(self) -> RateLimits | None:
         """The parsed ``anthropic-ratelimit-*`` and ``retry-after`` headers."""
         return RateLimits.from_headers(self.response.headers) if self.response else None
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the ``retry-after-ms`` / ``retry-after`` response header asks to wait, or ``None``."""
+        limits = self.rate_limits
+        return limits.retry_after if limits is not None else None
 
     def _set_response(self, response: Response) -> None:
         self.response = response

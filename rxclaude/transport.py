@@ -12,7 +12,7 @@ pings included -- pushes back; failures surface as the typed errors of :mod:`rxc
 from __future__ import annotations
 
 import asyncio
-import random
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,12 +24,12 @@ from reactivex.disposable import Disposable
 
 from ._retry import RetryPolicy
 from .errors import (
-    APIError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
     FirstByteTimeoutError,
     RxClaudeError,
+    StreamCancelledError,
     StreamStalledError,
     TotalTimeoutError,
     TransportError,
@@ -127,7 +127,8 @@ class Transport:
         Must be subscribed on a thread with a running asyncio loop (Jupyter has one).
         """
 
-        def subscribe(observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        def subscribe(observer: abc.ObserverBase[Frame],
+                      scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
@@ -135,11 +136,17 @@ class Transport:
                     "rxclaude streams run on an asyncio loop: subscribe inside `async def` code "
                     "(or a notebook cell), or use asyncio.run()"))
                 return Disposable()
+            disposed = [False]
             task = loop.create_task(self._run(provider, params, betas, path, timeouts, retry,
-                                              observer, on_response, on_chunk))
+                                              observer, on_response, on_chunk, disposed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return Disposable(task.cancel)
+
+            def dispose() -> None:
+                disposed[0] = True
+                task.cancel()
+
+            return Disposable(dispose)
 
         return Observable(subscribe)
 
@@ -147,20 +154,23 @@ class Transport:
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
         timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
+        disposed: list[bool],
     ) -> None:
         try:
             async with asyncio.timeout(timeouts.total):
-                try:
-                    await self._attempts(provider, params, betas, path, timeouts, retry, observer,
-                                         on_response, on_chunk)
-                except TimeoutError as e:
-                    if isinstance(e, RxClaudeError):
-                        raise
-                    raise TotalTimeoutError(f"request took longer than total={timeouts.total}s",
-                                            timeout=timeouts.total) from None
+                await self._attempts(provider, params, betas, path, timeouts, retry, observer,
+                                     on_response, on_chunk)
         except asyncio.CancelledError:
+            # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
+            # else (``close()``, loop shutdown): tell the subscriber, or an ``await`` on the
+            # stream would wait forever.
+            if not disposed[0]:
+                with contextlib.suppress(Exception):
+                    observer.on_error(StreamCancelledError("the request was cancelled: the transport closed"))
             raise
         except TimeoutError as e:
+            # ``asyncio.timeout(total)`` turns its own expiry into a bare TimeoutError; every
+            # other timeout is already typed (FirstByteTimeoutError, StreamStalledError...).
             observer.on_error(e if isinstance(e, RxClaudeError) else TotalTimeoutError(
                 f"request took longer than total={timeouts.total}s", timeout=timeouts.total))
         except Exception as e:
@@ -191,6 +201,9 @@ class Transport:
                         await asyncio.sleep(retry.delay(retries, response.headers))
                         retries += 1
                         continue
+                    if on_response is not None:  # status, request id and retry-after of the failure
+                        on_response(Response(response.status, response.headers,
+                                             response.headers.get("request-id"), retries))
                     raise error
                 if on_response is not None:
                     on_response(Response(response.status, response.headers,
@@ -223,12 +236,22 @@ class Transport:
         except aiohttp.ClientError as e:
             raise ConnectionLostError(f"connection failed before the response: {e}") from None
 
-    async def _read_error_body(self, response: aiohttp.ClientResponse, timeouts: Timeouts) -> bytes:
+    async def _read_error_body(self, response: aiohttp.ClientResponse, timeouts: Timeouts,
+                               limit: int = 1 << 20) -> bytes:
+        """The error body, whole (up to ``limit`` bytes); what arrived if it fails or stalls."""
+        chunks: list[bytes] = []
+        size = 0
         try:
             async with asyncio.timeout(timeouts.idle):
-                return await response.content.read(1 << 20)
-        except (TimeoutError, aiohttp.ClientError):
-            return b""
+                while size < limit:
+                    chunk = await response.content.read(limit - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+            pass
+        return b"".join(chunks)
 
     async def _pump(self, response: aiohttp.ClientResponse, provider: Provider, timeouts: Timeouts,
                     observer: abc.ObserverBase[Frame], on_chunk: Callable[[bytes], None] | None) -> None:
@@ -262,6 +285,3 @@ class Transport:
         del loop
         observer.on_completed()
 
-
-def _jitter() -> float:  # pragma: no cover - kept for API symmetry
-    return random.random()

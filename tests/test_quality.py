@@ -35,11 +35,11 @@ def test_core_is_sans_io() -> None:
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import types, importlib.util\n"
-        "pkg = types.ModuleType('rxclaude'); pkg.__path__ = [%r]; sys.modules['rxclaude'] = pkg\n"
+        "pkg = types.ModuleType('rxclaude'); pkg.__path__ = [PKG]; sys.modules['rxclaude'] = pkg\n"
         "for m in ('errors', 'events', '_sse', '_parse', '_partial_json', '_accumulate', '_ratelimit', '_retry'):\n"
         "    importlib.import_module('rxclaude.' + m)\n"
         "print('ok')\n"
-    ) % str(ROOT / "rxclaude")
+    ).replace("PKG", repr(str(ROOT / "rxclaude")))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
 
