@@ -268,8 +268,8 @@ async def test_final_message_equals_official_sdk(server: MockServer) -> None:
     server.enqueue(reply, reply)
     async with Client(api_key=KEY, base_url=server.url) as client:
         ours = await within(client.messages.create(**PARAMS))
-    async with anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0) as sdk:
-        async with sdk.messages.stream(**PARAMS) as sdk_stream:
-            theirs = await within(sdk_stream.get_final_message())
+    sdk = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
+    async with sdk, sdk.messages.stream(**PARAMS) as sdk_stream:
+        theirs = await within(sdk_stream.get_final_message())
     assert ours.to_dict() == theirs.to_dict(mode="json")
     assert [b["type"] for b in ours.to_dict()["content"]] == ["thinking", "text", "tool_use"]

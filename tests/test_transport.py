@@ -79,10 +79,11 @@ async def client(server: MockServer) -> AsyncIterator[Client]:
         yield c
 
 
-async def fail(stream: rxclaude.MessageStream) -> Exception:
+async def fail(stream: rxclaude.MessageStream) -> Any:
+    """The exception ``final_message()`` raises (typed ``Any``: tests read subclass attributes)."""
     with pytest.raises(Exception) as info:
         await within(stream.final_message())
-    return info.value  # type: ignore[return-value]
+    return info.value
 
 
 # -- connecting -------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ async def test_total_timeout_covers_retries(server: MockServer) -> None:
 
 @pytest.mark.parametrize(("status", "cls"), [(429, RateLimitError), (500, InternalServerError),
                                               (529, OverloadedError)])
-async def test_retryable_status_then_success(server: MockServer, status: int, cls: type) -> None:
+async def test_retryable_status_then_success(server: MockServer, status: int, cls: Any) -> None:
     server.enqueue(Reply.error(status, retry_after_ms=10), Reply.error(status, retry_after="0.01"), LONG)
     async with make_client(server) as client:
         stream = client.messages.stream(**PARAMS)
@@ -249,7 +250,7 @@ async def test_retryable_status_then_success(server: MockServer, status: int, cl
 @pytest.mark.parametrize(("status", "cls", "etype"), [(429, RateLimitError, "rate_limit_error"),
                                                        (500, InternalServerError, "api_error"),
                                                        (529, OverloadedError, "overloaded_error")])
-async def test_retries_exhausted_gives_typed_error(server: MockServer, status: int, cls: type,
+async def test_retries_exhausted_gives_typed_error(server: MockServer, status: int, cls: Any,
                                                    etype: str) -> None:
     server.enqueue(*[Reply.error(status, retry_after_ms=10, message="nope")] * 5)
     async with make_client(server) as client:
@@ -377,14 +378,13 @@ def _peer_recorder(ports: list[int]) -> Any:
 
 async def test_sequential_requests_reuse_one_pooled_connection() -> None:
     ports: list[int] = []
-    async with MockServer(plugins=[_peer_recorder(ports)]) as server:
-        async with make_client(server) as client:
-            session = client.transport.session
-            for _ in range(3):
-                await within(client.messages.stream(**PARAMS).final_message())
-                await no_tasks(client)
-            assert client.transport.session is session
-            assert len(ports) == 3 and len(set(ports)) == 1, ports
+    async with MockServer(plugins=[_peer_recorder(ports)]) as server, make_client(server) as client:
+        session = client.transport.session
+        for _ in range(3):
+            await within(client.messages.stream(**PARAMS).final_message())
+            await no_tasks(client)
+        assert client.transport.session is session
+        assert len(ports) == 3 and len(set(ports)) == 1, ports
 
 
 async def test_a_cancelled_stream_does_not_poison_the_pool(server: MockServer) -> None:
@@ -499,10 +499,10 @@ def test_retry_after_headers() -> None:
 
 def test_retry_after_http_date() -> None:
     policy = RetryPolicy()
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
     d = policy.delay(0, {"retry-after": email.utils.format_datetime(when, usegmt=True)})
     assert 25 <= d <= 31
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
     d = policy.delay(0, {"retry-after": email.utils.format_datetime(past, usegmt=True)},
                      rng=random.Random(0))
     assert 0.375 <= d <= 0.5  # past dates: backoff
