@@ -11,9 +11,11 @@ Example::
 
 __version__ = "0.1.0"
 
-from . import operators
+from . import operators, sinks
 from ._accumulate import MessageAccumulator, MessageSnapshot
+from ._buffer import BufferStats, SinkHandle, aiter
 from ._parse import parse_frame
+from ._replay import replay
 from ._sse import SSEDecoder
 from .client import Client, Messages
 from .errors import (
@@ -21,6 +23,7 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     BillingError,
+    BufferOverflowError,
     ConflictError,
     ConnectError,
     ConnectionLostError,
@@ -70,6 +73,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
+    "BufferOverflowError",
+    "BufferStats",
     "Citation",
     "Client",
     "ConflictError",
@@ -110,6 +115,7 @@ __all__ = [
     "SSEDecoder",
     "ServerError",
     "ServiceUnavailableError",
+    "SinkHandle",
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
@@ -124,8 +130,11 @@ __all__ = [
     "UnsupportedMediaError",
     "Usage",
     "__version__",
+    "aiter",
     "error_class_for",
     "error_from_body",
     "operators",
     "parse_frame",
+    "replay",
+    "sinks",
 ]

@@ -9,6 +9,7 @@
     │   ├── MalformedEventError              a frame whose data is not the JSON its event needs
     │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
+    ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
@@ -66,6 +67,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
+    "BufferOverflowError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
@@ -161,6 +163,14 @@ class ToolInputError(RxClaudeError, ValueError):
         super().__init__(message)
         self.index = index
         self.json = json
+
+
+class BufferOverflowError(RxClaudeError):
+    """A consumer fell ``maxsize`` values behind its source with ``overflow="error"``."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(f"a slow consumer fell {maxsize} values behind (overflow='error')")
+        self.maxsize = maxsize
 
 
 class IncompleteStreamError(RxClaudeError):

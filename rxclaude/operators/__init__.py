@@ -13,22 +13,38 @@ Each is a function returning ``Callable[[Observable[A]], Observable[B]]`` for ``
                                                       +-- stop_reason() --> str
 
 Building blocks for your own: :func:`lift`, :func:`transform`, :func:`deltas`, :func:`of_type`;
-fan-out without locks: :func:`broadcast` (a lock-free ``publish()``).
+fan-out without locks: :func:`broadcast` (a lock-free ``publish()``); slow consumers:
+:func:`buffered`, :func:`to_async_sink`; time as data: :func:`time_to_first_token`,
+:func:`inter_token_gaps`, :func:`tokens_per_second`, :func:`throughput`, :func:`timestamped`.
 """
 
+from .._buffer import buffered, to_async_sink
 from ._content import citations, deltas, of_type, text, thinking, tool_input
 from ._frames import frames, parse
 from ._lift import lift, transform
 from ._message import blocks, message, snapshots, stop_reason, usage
 from ._share import Broadcast, broadcast
+from ._time import (
+    CONTENT_DELTAS,
+    Timestamped,
+    inter_token_gaps,
+    throughput,
+    time_to_first_token,
+    timestamped,
+    tokens_per_second,
+)
 
 __all__ = [
     "Broadcast",
+    "CONTENT_DELTAS",
+    "Timestamped",
     "blocks",
     "broadcast",
+    "buffered",
     "citations",
     "deltas",
     "frames",
+    "inter_token_gaps",
     "lift",
     "message",
     "of_type",
@@ -37,6 +53,11 @@ __all__ = [
     "stop_reason",
     "text",
     "thinking",
+    "throughput",
+    "time_to_first_token",
+    "timestamped",
+    "to_async_sink",
+    "tokens_per_second",
     "tool_input",
     "transform",
     "usage",
