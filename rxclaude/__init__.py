@@ -18,6 +18,7 @@ from ._parse import parse_frame
 from ._replay import replay
 from ._sse import SSEDecoder
 from .client import Client, Messages
+from .cloud import BedrockClient, VertexClient, client_for
 from .errors import (
     APIError,
     AuthenticationError,
@@ -72,6 +73,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BedrockClient",
     "BillingError",
     "BufferOverflowError",
     "BufferStats",
@@ -129,8 +131,10 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedMediaError",
     "Usage",
+    "VertexClient",
     "__version__",
     "aiter",
+    "client_for",
     "error_class_for",
     "error_from_body",
     "operators",

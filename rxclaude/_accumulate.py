@@ -18,7 +18,9 @@ Example::
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import replace
+from itertools import accumulate, islice
 from typing import Any
 
 from ._partial_json import PartialMode, parse_partial_json
@@ -41,12 +43,14 @@ from .events import (
     MessageDeltaEvent,
     MessageStartEvent,
     MessageStopEvent,
+    PingEvent,
     SignatureDelta,
     TextBlock,
     TextDelta,
     ThinkingBlock,
     ThinkingDelta,
     UnknownBlock,
+    UnknownEvent,
     Usage,
 )
 
@@ -85,28 +89,72 @@ cache_read_input_tokens=None, server_tool_use=None, service_tier=None, extra={})
     return replace(current, **changes)
 
 
-class _Parts:
-    """An append-only list of strings whose joins are cached, so repeated reads stay linear."""
+_SEAL = 256  # pieces per sealed segment
 
-    __slots__ = ("_cached", "_n", "items")
+
+class _Parts:
+    """Append-only text pieces, stored compactly, joined on demand in linear time.
+
+    Strategy: a million deltas would be a million ``str`` objects (~55 bytes each before any
+    text). Every ``_SEAL`` pieces are sealed into one segment string plus their cumulative
+    character offsets (8 bytes each), so memory is the text plus ~8 bytes per piece. Any
+    prefix (``join(n)``, what a snapshot needs) is cut out of the segments by offset; the
+    last full join is cached, so reading successive snapshots stays linear.
+    """
+
+    __slots__ = ("_cached", "_n", "ends", "items", "segs")
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[str] = []  # pending pieces, not sealed yet
+        self.segs: list[str] = []  # sealed segments of _SEAL pieces each
+        self.ends = array("q")  # cumulative end offset (chars) of every sealed piece
         self._n = 0
         self._cached = ""
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.ends) + len(self.items)
+
+    def append(self, piece: str) -> None:
+        """Add one piece."""
+        items = self.items
+        items.append(piece)
+        if len(items) >= _SEAL:
+            self.seal()
+
+    def seal(self) -> None:
+        """Move the pending pieces into a segment."""
+        ends = self.ends
+        ends.extend(islice(accumulate(map(len, self.items), initial=ends[-1] if ends else 0), 1, None))
+        self.segs.append("".join(self.items))
+        self.items = []
 
     def join(self, upto: int) -> str:
-        """The first ``upto`` items joined (cached when it extends the last join)."""
+        """The first ``upto`` pieces joined (extends the cached last join when it can)."""
         if upto == self._n:
             return self._cached
         if upto > self._n:
-            text = self._cached + "".join(self.items[self._n : upto])
+            text = self._cached + self._between(self._n, upto)
             self._n, self._cached = upto, text
             return text
-        return "".join(self.items[:upto])
+        return self._between(0, upto)
+
+    def _between(self, a: int, b: int) -> str:
+        sealed = len(self.ends)
+        out: list[str] = []
+        if a < sealed:
+            ends, segs = self.ends, self.segs
+            hi_all = min(b, sealed)
+            k = a // _SEAL
+            while k * _SEAL < hi_all:
+                first = k * _SEAL
+                base = ends[first - 1] if first else 0
+                lo, hi = max(a, first), min(hi_all, first + _SEAL)
+                start = (ends[lo - 1] if lo else 0) - base
+                out.append(segs[k][start : ends[hi - 1] - base])
+                k += 1
+        if b > sealed:
+            out.append("".join(self.items[max(a, sealed) - sealed : b - sealed]))
+        return "".join(out)
 
 
 _View = tuple[int, int, int, "str | None", "CompactionDelta | None"]
@@ -130,7 +178,7 @@ class BlockState:
 
     def view(self) -> _View:
         """A cheap, immutable marker of how far this block has grown."""
-        return (len(self.parts.items), len(self.citations), len(self.json.items), self.signature,
+        return (len(self.parts), len(self.citations), len(self.json), self.signature,
                 self.compaction)
 
     def build(self, view: _View | None = None, mode: PartialMode = "on") -> ContentBlock:
@@ -248,8 +296,8 @@ class MessageAccumulator:
             if t is MessageStartEvent:
                 self._begin(event)  # type: ignore[arg-type]
                 return
-            if t is ErrorEvent:
-                return
+            if t is ErrorEvent or t is PingEvent or t is UnknownEvent:
+                return  # liveness and provider extras (e.g. Vertex's vertex_event) may come first
             raise EventOrderError(f'Unexpected event order, got {event.type} before "message_start"')
         if t is ContentBlockStartEvent:
             block = event.content_block  # type: ignore[union-attr]
@@ -290,13 +338,16 @@ class MessageAccumulator:
         start = state.start
         if dt is TextDelta:
             if type(start) is TextBlock:
-                state.parts.items.append(delta.text)  # type: ignore[union-attr]
+                parts = state.parts
+                parts.items.append(delta.text)  # type: ignore[union-attr]
+                if len(parts.items) >= _SEAL:
+                    parts.seal()
         elif dt is InputJSONDelta:
             if isinstance(start, TOOL_INPUT_BLOCKS):
-                state.json.items.append(delta.partial_json)  # type: ignore[union-attr]
+                state.json.append(delta.partial_json)  # type: ignore[union-attr]
         elif dt is ThinkingDelta:
             if type(start) is ThinkingBlock:
-                state.parts.items.append(delta.thinking)  # type: ignore[union-attr]
+                state.parts.append(delta.thinking)  # type: ignore[union-attr]
         elif dt is SignatureDelta:
             if type(start) is ThinkingBlock:
                 state.signature = delta.signature  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import time
 from collections.abc import Mapping
@@ -80,4 +81,6 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC, origin unknown (RFC 5322); never local time
+        when = when.replace(tzinfo=datetime.UTC)
     return when.timestamp() - (time.time() if now is None else now)

@@ -2,6 +2,9 @@
 
     rxclaude "Why is the sky blue?" --show usage,thinking
     rxclaude demo                      # offline: embedded mock server, one request, many sinks
+    rxclaude record "Hi" -o run.jsonl  # stream live and record the raw frames with their timing
+    rxclaude replay run.jsonl --speed 2   # re-run a recording (or any .sse file) offline
+    rxclaude files upload|list|download|delete ...
 
 Ctrl-C cancels the request (the connection is closed at once); errors print one line and exit
 non-zero. The API key comes from ``ANTHROPIC_API_KEY`` and is never printed.
@@ -15,16 +18,21 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
+
+from reactivex import Observable
 
 from .client import Client
 from .errors import RxClaudeError
+from .events import Frame, Message
 from .stream import MessageStream
 
 __all__ = ["main"]
 
+_T = TypeVar("_T")
+
 DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", "claude-sonnet-4-5")
-SUBCOMMANDS = ("demo",)
+SUBCOMMANDS = ("demo", "record", "replay", "files")
 
 
 def _prompt_parser() -> argparse.ArgumentParser:
@@ -40,6 +48,27 @@ def _prompt_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", action="append", default=[], metavar="PATH|URL|file_id", help="attach a PDF")
     p.add_argument("--file", action="append", default=[], metavar="file_id", help="attach an uploaded file")
     p.add_argument("--base-url", help="API base URL (default ANTHROPIC_BASE_URL or the real API)")
+    p.add_argument("--provider", choices=("anthropic", "bedrock", "vertex"), default="anthropic",
+                   help="where to send the request (bedrock/vertex need the [bedrock]/[vertex] extras)")
+    p.add_argument("--region", help="AWS or Google Cloud region (bedrock/vertex)")
+    p.add_argument("--project-id", help="Google Cloud project (vertex)")
+    return p
+
+
+def _record_parser() -> argparse.ArgumentParser:
+    p = _prompt_parser()
+    p.prog = "rxclaude record"
+    p.description = "Stream a reply live and record its raw frames with arrival times (JSON Lines)."
+    p.add_argument("-o", "--output", required=True, help="the recording file to write")
+    return p
+
+
+def _replay_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rxclaude replay",
+                                description="Re-run a recording (or any .sse file) through the operators, offline.")
+    p.add_argument("path", help="a recording written by `rxclaude record`, or a raw .sse body")
+    p.add_argument("--speed", type=float, default=1.0, help="1 = original pace, 10 = ten times faster, 0 = no waits")
+    p.add_argument("--show", default="", help="extra streams to show: usage,thinking,raw")
     return p
 
 
@@ -58,6 +87,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args[0] == "demo":
             return asyncio.run(_demo(_demo_parser().parse_args(args[1:])))
+        if args and args[0] == "record":
+            return asyncio.run(_prompt(_record_parser().parse_args(args[1:])))
+        if args and args[0] == "replay":
+            return asyncio.run(_replay(_replay_parser().parse_args(args[1:])))
+        if args and args[0] == "files":
+            try:
+                from ._cli_files import main as files_main
+            except ImportError:  # pragma: no cover - the Files API module is optional here
+                print("rxclaude: the files commands are not available in this build", file=sys.stderr)
+                return 2
+            return files_main(args[1:])
         if not args:
             _prompt_parser().print_help()
             return 2
@@ -82,6 +122,10 @@ def _message_content(ns: argparse.Namespace) -> Any:
 
 async def _prompt(ns: argparse.Namespace) -> int:
     show = {s.strip() for s in ns.show.split(",") if s.strip()}
+    if ns.provider != "anthropic" and ns.model == DEFAULT_MODEL:
+        print(f"rxclaude: --provider {ns.provider} needs -m/--model with that platform's model id "
+              "(e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0 or claude-sonnet-4-5@20250929)", file=sys.stderr)
+        return 2
     try:
         params: dict[str, Any] = {"model": ns.model, "max_tokens": ns.max_tokens,
                                   "messages": [{"role": "user", "content": _message_content(ns)}]}
@@ -89,35 +133,127 @@ async def _prompt(ns: argparse.Namespace) -> int:
             params["system"] = ns.system
         if ns.thinking:
             params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
-        async with Client(base_url=ns.base_url) as client:
+        async with _client(ns) as client:
             stream = client.messages.stream(**params)
+            handle = None
+            if getattr(ns, "output", None):
+                from .sinks import record
+
+                handle = record(stream.frames, ns.output, meta={"model": ns.model})
             await _render(stream, show, sys.stdout)
+            if handle is not None:
+                count = await handle
+                print(f"[recorded] {count} frames -> {ns.output}", file=sys.stderr)
         return 0
-    except (RxClaudeError, OSError) as e:
+    except (RxClaudeError, OSError, ValueError, ImportError) as e:
         print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
 
 
+def _client(ns: argparse.Namespace) -> Client:
+    """The client for ``--provider`` (first-party by default)."""
+    from .cloud import client_for
+
+    return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url)
+
+
+async def _replay(ns: argparse.Namespace) -> int:
+    from . import operators as ops
+    from ._replay import replay
+
+    show = {s.strip() for s in ns.show.split(",") if s.strip()}
+    frames = replay(ns.path, speed=ns.speed if ns.speed > 0 else None).pipe(ops.broadcast())
+    events = frames.pipe(ops.parse(), ops.broadcast())
+    terminal = _Terminal(sys.stdout)
+    terminal.attach(show, frames=frames, thinking=events.pipe(ops.thinking()), text=events.pipe(ops.text()))
+    final = _first(events.pipe(ops.message()))
+    events.connect()
+    frames.connect()
+    try:
+        message = await final
+    except (RxClaudeError, OSError) as e:
+        print(f"\nrxclaude: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    terminal.finish(message, show)
+    return 0
+
+
+def _first(source: Observable[_T]) -> asyncio.Future[_T]:
+    """A future for the first value (or the error) of ``source``, subscribed now."""
+    future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+
+    def on_next(value: _T) -> None:
+        if not future.done():
+            future.set_result(value)
+
+    def on_error(error: Exception) -> None:
+        if not future.done():
+            future.set_exception(error)
+
+    source.subscribe(on_next, on_error)
+    return future
+
+
+class _Terminal:
+    """Live terminal output: dim thinking, then text, raw frames on request, a usage line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        color = out.isatty()
+        self.dim, self.reset = ("\x1b[2m", "\x1b[0m") if color else ("", "")
+        self.mode = ""  # "thinking" while thinking is being printed, then "text"
+
+    def write(self, s: str) -> None:
+        self.out.write(s)
+        self.out.flush()
+
+    def thinking(self, t: str) -> None:
+        if self.mode != "thinking":
+            self.write(f"{self.dim}[thinking] ")
+            self.mode = "thinking"
+        self.write(t)
+
+    def text(self, t: str) -> None:
+        if self.mode == "thinking":
+            self.write(f"{self.reset}\n\n")
+        self.mode = "text"
+        self.write(t)
+
+    def raw(self, frame: Frame) -> None:
+        self.write(f"\n[raw] {frame.event}: {frame.data.strip()}")
+
+    def attach(self, show: set[str], *, frames: Observable[Frame], thinking: Observable[str],
+               text: Observable[str]) -> None:
+        """Subscribe the sinks ``show`` asks for (errors are reported once, by the caller)."""
+        if "raw" in show:
+            frames.subscribe(self.raw, _ignore_error)
+        if "thinking" in show:
+            thinking.subscribe(self.thinking, _ignore_error)
+        text.subscribe(self.text, _ignore_error)
+
+    def finish(self, message: Message, show: set[str]) -> None:
+        """End the line; print usage when asked."""
+        if self.mode == "thinking":
+            self.write(self.reset)
+        self.write("\n")
+        if "usage" in show:
+            u = message.usage
+            self.write(f"[usage] input={u.input_tokens} output={u.output_tokens} "
+                       f"cache_read={u.cache_read_input_tokens} cache_write={u.cache_creation_input_tokens} "
+                       f"stop={message.stop_reason}\n")
+
+
+def _ignore_error(error: Exception) -> None:
+    """Subscribers here leave errors to the one place that reports them."""
+
+
 async def _render(stream: MessageStream, show: set[str], out: TextIO) -> None:
     """Subscribe the terminal sinks, run the stream, print the summary."""
-
-    def write(s: str) -> None:
-        out.write(s)
-        out.flush()
-
-    if "raw" in show:
-        stream.frames.subscribe(lambda f: write(f"\n[raw] {f.event}: {f.data.strip()}"))
-    if "thinking" in show:
-        stream.thinking.subscribe(lambda t: write(f"\x1b[2m{t}\x1b[0m"))
-    stream.text.subscribe(write)
+    terminal = _Terminal(out)
+    terminal.attach(show, frames=stream.frames, thinking=stream.thinking, text=stream.text)
     async with stream:
         message = await stream.final_message()
-    write("\n")
-    if "usage" in show:
-        u = message.usage
-        write(f"[usage] input={u.input_tokens} output={u.output_tokens} "
-              f"cache_read={u.cache_read_input_tokens} cache_write={u.cache_creation_input_tokens} "
-              f"stop={message.stop_reason}\n")
+    terminal.finish(message, show)
 
 
 DEMO_TEXT = (

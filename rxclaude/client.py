@@ -29,13 +29,18 @@ class Messages:
         if self._client.validate:
             from .content import validate_request
 
-            validate_request(params)
+            limit = getattr(self._client.provider, "max_request_bytes", None)
+            if limit is None:
+                validate_request(params)
+            else:
+                validate_request(params, max_request_bytes=limit)
 
     def frames(self, **params: Any) -> Observable[Frame]:
         """A cold Observable of raw frames: every subscription sends one request.
 
-        Example:
-            >>> client.messages.frames(model=m, max_tokens=64, messages=msgs).pipe(ops.parse(), ops.text())
+        Example::
+
+            client.messages.frames(model=m, max_tokens=64, messages=msgs).pipe(ops.parse(), ops.text())
         """
         self._validate(params)
         return self._client._frames(params)
@@ -45,10 +50,11 @@ class Messages:
 
         Starts on ``connect()``, on entering ``async with``, or when awaited.
 
-        Example:
-            >>> async with client.messages.stream(model=m, max_tokens=64, messages=msgs) as s:
-            ...     s.text.subscribe(print)
-            ...     final = await s.final_message()
+        Example::
+
+            async with client.messages.stream(model=m, max_tokens=64, messages=msgs) as s:
+                s.text.subscribe(print)
+                final = await s.final_message()
         """
         self._validate(params)
         holder: list[MessageStream] = []
@@ -61,8 +67,9 @@ class Messages:
     async def create(self, **params: Any) -> Message:
         """Stream a request and return its final message (convenience over :meth:`stream`).
 
-        Example:
-            >>> message = await client.messages.create(model=m, max_tokens=64, messages=msgs)
+        Example::
+
+            message = await client.messages.create(model=m, max_tokens=64, messages=msgs)
         """
         return await self.stream(**params).final_message()
 

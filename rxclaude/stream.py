@@ -13,11 +13,17 @@ a subscriber that comes after the end gets the end at once. Subscribe before the
 starts (before ``connect()``, or inside ``async with`` before its first ``await``) to see it all.
 ``message``, ``final_message()``, ``final_text()``, ``current_message`` and ``usage_so_far``
 always cover the whole response.
+
+When the request stops: at the end; on ``cancel()``; on leaving ``async with``; and when the
+last listener leaves -- a disposed subscription or a cancelled ``await`` -- while nothing else
+listens. Each closes the TCP connection at once; the partial message and usage stay readable
+(``current_message``, ``usage_so_far``, ``StreamCancelledError.partial``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -113,10 +119,12 @@ class MessageStream:
         self._connection_dispose()
         if isinstance(error, RxClaudeError) and error.partial is None:
             error.partial = self.current_message
-        self._frames.on_error(error)
-        self._events.on_error(error)
-        self._message.on_error(error)
-        self._signal_done()
+        try:
+            self._frames.on_error(error)
+            self._events.on_error(error)
+            self._message.on_error(error)
+        finally:
+            self._signal_done()
 
     def _on_completed(self) -> None:
         if self._finished:
@@ -133,10 +141,12 @@ class MessageStream:
             self._fail(e)
             return
         self._finished = True
-        self._events.on_completed()
-        self._message.on_next(message)
-        self._message.on_completed()
-        self._signal_done()
+        try:
+            self._events.on_completed()
+            self._message.on_next(message)
+            self._message.on_completed()
+        finally:
+            self._signal_done()
 
     def _signal_done(self) -> None:
         if self._done is not None:
@@ -175,10 +185,12 @@ class MessageStream:
         self._finished = True
         error = StreamCancelledError("the stream was cancelled", partial=self.current_message)
         self._error = error
-        self._frames.on_completed()
-        self._events.on_completed()
-        self._message.on_error(error)
-        self._signal_done()
+        try:
+            self._frames.on_completed()
+            self._events.on_completed()
+            self._message.on_error(error)
+        finally:
+            self._signal_done()
 
     def _connection_dispose(self) -> None:
         if self._connection is not None:
@@ -200,7 +212,12 @@ class MessageStream:
         return self.final_message().__await__()
 
     async def wait(self) -> None:
-        """Wait until the stream ended, whatever the outcome (never raises)."""
+        """Wait until the stream ended, whatever the outcome (never raises but ``CancelledError``).
+
+        A waiter counts as a subscriber: if it is cancelled (``asyncio.wait_for`` timing out, a
+        task cancelled) and nothing else listens, the request is cancelled too, so no connection
+        goes on streaming unread. ``asyncio.shield(stream.wait())`` keeps it running.
+        """
         self.connect()
         if self._done is None:  # made outside a loop and ended (cancelled) before it started
             self._done = asyncio.Event()
@@ -209,6 +226,10 @@ class MessageStream:
         self._subscribers += 1
         try:
             await self._done.wait()
+        except asyncio.CancelledError:
+            if self._subscribers == 1 and self.started and not self._finished:
+                self.cancel()
+            raise
         finally:
             self._subscribers -= 1
 
@@ -278,7 +299,7 @@ class MessageStream:
     def _counted(self, source: Observable[_T]) -> Observable[_T]:
         def subscribe(observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
             self._subscribers += 1
-            inner = source.subscribe(observer, scheduler=scheduler)
+            inner = source.subscribe(_Guarded(observer), scheduler=scheduler)
             released = False
 
             def dispose() -> None:
@@ -299,6 +320,68 @@ class MessageStream:
         state = "cancelled" if self._cancelled else "done" if self._finished else (
             "streaming" if self.started else "not started")
         return f"<MessageStream {state} request_id={self.request_id!r}>"
+
+
+class _Guarded(abc.ObserverBase[_T]):
+    """A subscriber's observer that can never break the stream or the other subscribers.
+
+    A callback that raises -- or a subscriber without ``on_error``, for which reactivex
+    re-raises -- would otherwise escape into ``cancel()`` (TS SDK #383: ``abort()`` throwing)
+    or into the connection's task, skipping the other subscribers and leaving
+    ``final_message()`` waiting forever. An ``on_next`` that raises ends that subscriber with
+    the exception (``on_error``) and is reported to the loop's exception handler, so a bug in a
+    callback is never silent; so is an exception an ``on_error``/``on_completed`` raises. The
+    stream's own error re-raised by a subscriber that did not handle it is dropped:
+    ``final_message()`` raises it.
+    """
+
+    __slots__ = ("_observer", "_stopped")
+
+    def __init__(self, observer: abc.ObserverBase[_T]) -> None:
+        self._observer = observer
+        self._stopped = False
+
+    def on_next(self, value: _T) -> None:
+        if self._stopped:
+            return
+        try:
+            self._observer.on_next(value)
+        except Exception as e:  # escaped the subscriber: nothing downstream handled it
+            self._stopped = True
+            _report(e, "a MessageStream subscriber's on_next raised; it was unsubscribed")
+            try:
+                self._observer.on_error(e)
+            except Exception as again:
+                if again is not e:
+                    _report(again, "a MessageStream subscriber's on_error raised")
+
+    def on_error(self, error: Exception) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._observer.on_error(error)
+        except Exception as e:
+            if e is not error:
+                _report(e, "a MessageStream subscriber's on_error raised")
+
+    def on_completed(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._observer.on_completed()
+        except Exception as e:
+            _report(e, "a MessageStream subscriber's on_completed raised")
+
+
+def _report(error: Exception, message: str) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        logging.getLogger("rxclaude").error(message, exc_info=error)
+        return
+    loop.call_exception_handler({"message": message, "exception": error})
 
 
 def _has_loop() -> bool:

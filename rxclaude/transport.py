@@ -77,7 +77,7 @@ class Transport:
 
     Example:
         >>> transport = Transport()                     # doctest: +SKIP
-        >>> frames = transport.frames(provider, params)  # nothing is sent until subscribed
+        >>> frames = transport.frames(provider, params)  # doctest: +SKIP
     """
 
     def __init__(self, session: aiohttp.ClientSession | None = None, *, limit: int = 100) -> None:
@@ -106,9 +106,10 @@ class Transport:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None and self._owns_session and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        if self._session is not None and self._owns_session:
+            if not self._session.closed:
+                await self._session.close()
+            self._session = None  # a new pool on next use; a session you gave us stays yours
 
     def frames(
         self,
@@ -203,11 +204,11 @@ class Transport:
                         continue
                     if on_response is not None:  # status, request id and retry-after of the failure
                         on_response(Response(response.status, response.headers,
-                                             response.headers.get("request-id"), retries))
+                                             _request_id(response.headers), retries))
                     raise error
                 if on_response is not None:
                     on_response(Response(response.status, response.headers,
-                                         response.headers.get("request-id"), retries))
+                                         _request_id(response.headers), retries))
                 await self._pump(response, provider, timeouts, observer, on_chunk)
                 return
             finally:
@@ -285,3 +286,7 @@ class Transport:
         del loop
         observer.on_completed()
 
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    """The request id under the first-party, Bedrock or Vertex header name."""
+    return headers.get("request-id") or headers.get("x-amzn-requestid") or headers.get("x-request-id")

@@ -362,8 +362,7 @@ def test_exception_frames_become_typed_error_frames(name: str, error_type: str, 
     assert body["error"]["bedrock_exception"] == name
     error = error_from_body(body, status_code=200, in_stream=True)
     assert error.type == error_type and error.message == f"{name} happened" and error.in_stream
-    if error_class_for(error_type, None) is APIError:
-        pytest.xfail(f"errors._BY_TYPE needs {error_type!r} -> {cls.__name__} (the lead adds it)")
+    assert error_class_for(error_type, None) is cls
     assert type(error) is cls
 
 

@@ -281,3 +281,23 @@ def test_snapshots_do_not_copy_the_text_per_event() -> None:
     tracemalloc.stop()
     assert len(last[0].text) == 5 * n
     assert peak < 120 * 1024 * 1024, peak
+
+
+def test_parts_prefixes_are_exact_across_segments() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rxclaude._accumulate import _Parts
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.text(max_size=4), max_size=700), st.lists(st.integers(0, 700), max_size=12))
+    def check(pieces: list[str], reads: list[int]) -> None:
+        parts = _Parts()
+        for p in pieces:
+            parts.append(p)
+        assert len(parts) == len(pieces)
+        for n in [*reads, len(pieces)]:
+            n = min(n, len(pieces))
+            assert parts.join(n) == "".join(pieces[:n])
+
+    check()

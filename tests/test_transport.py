@@ -518,3 +518,30 @@ def test_should_retry_rules() -> None:
         assert not policy.should_retry(status, {})
     assert policy.should_retry(400, {"X-Should-Retry": "true"})
     assert not policy.should_retry(529, {"x-should-retry": "false"})
+
+
+def test_retry_after_http_date_without_zone_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rxclaude._ratelimit import retry_after_seconds
+
+    now = email.utils.parsedate_to_datetime("Tue, 24 Nov 2026 00:00:00 GMT").timestamp()
+    monkeypatch.setenv("TZ", "America/New_York")  # local time must not leak into "-0000" dates
+    time.tzset()
+    try:
+        assert retry_after_seconds({"retry-after": "Tue, 24 Nov 2026 00:00:30 -0000"}, now=now) == 30.0
+        assert retry_after_seconds({"retry-after": "Tue, 24 Nov 2026 00:00:30 GMT"}, now=now) == 30.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+async def test_a_session_you_pass_stays_yours(server: MockServer) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        client = Client(api_key=KEY, base_url=server.url, session=session)
+        await within(client.messages.create(**PARAMS))
+        await client.close()
+        assert not session.closed  # not ours to close
+        await within(client.messages.create(**PARAMS))  # and still the one used
+        assert client.transport.session is session
+        await client.close()

@@ -157,8 +157,8 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                     if entry is None:
                         return
                     state, last = entry
-                    state.json.items.append(delta.partial_json)
-                    raw = state.json.join(len(state.json.items))
+                    state.json.append(delta.partial_json)
+                    raw = state.json.join(len(state.json))
                     if not raw:
                         return
                     value = state.parse_input(raw, partial_mode)
@@ -175,7 +175,7 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                 entry = open_blocks.pop(event.index, None)  # type: ignore[union-attr]
                 if entry is not None:
                     state, last = entry
-                    raw = state.json.join(len(state.json.items))
+                    raw = state.json.join(len(state.json))
                     if raw:
                         try:
                             last = orjson.loads(raw)

@@ -8,6 +8,7 @@ replaced (never mutated) on subscribe/dispose, so ``on_next`` is one loop over a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -78,7 +79,13 @@ class Broadcast(Observable[_T], abc.SubjectBase[_T], Generic[_T]):
         self._done, self._error = True, error
         observers, self._observers = self._observers, ()
         for observer in observers:
-            observer.on_error(error)
+            try:
+                observer.on_error(error)
+            except Exception as e:
+                # reactivex re-raises in subscribers given no on_error: that subscriber chose not
+                # to handle it; the others must still hear of the error.
+                if e is not error:
+                    _report(e)
 
     def on_completed(self) -> None:
         if self._done:
@@ -86,7 +93,19 @@ class Broadcast(Observable[_T], abc.SubjectBase[_T], Generic[_T]):
         self._done = True
         observers, self._observers = self._observers, ()
         for observer in observers:
-            observer.on_completed()
+            try:
+                observer.on_completed()
+            except Exception as e:
+                _report(e)
+
+
+def _report(error: Exception) -> None:
+    """Hand an exception raised by a subscriber's terminal callback to the loop's handler."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise error from None
+    loop.call_exception_handler({"message": "exception in an rxclaude subscriber", "exception": error})
 
 
 def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:

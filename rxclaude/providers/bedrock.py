@@ -36,9 +36,11 @@ from ..errors import APIError, RxClaudeError, error_class_for, error_from_body
 from ._eventstream import EventStreamDecoder, bedrock_error_type
 from .base import HTTPRequest
 
-__all__ = ["BEDROCK_ANTHROPIC_VERSION", "BedrockProvider"]
+__all__ = ["BEDROCK_ANTHROPIC_VERSION", "BEDROCK_MAX_REQUEST_BYTES", "BedrockProvider"]
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
+BEDROCK_MAX_REQUEST_BYTES = 20 * 1024 * 1024
+"""Bedrock's request cap, 20 MB (api-reference §6; MiB, like ``content.MAX_REQUEST_BYTES``)."""
 _INSTALL_HINT = "pip install 'rxclaude[bedrock]'"
 _SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
 _MESSAGES_PATH = "/v1/messages"
@@ -81,6 +83,8 @@ class BedrockProvider:
     """
 
     name = "bedrock"
+    max_request_bytes: int = BEDROCK_MAX_REQUEST_BYTES
+    """The largest request body Bedrock accepts (for :func:`rxclaude.content.validate_request`)."""
 
     def __init__(
         self,

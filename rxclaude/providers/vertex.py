@@ -31,15 +31,17 @@ import orjson
 from ..errors import APIError, RxClaudeError, error_class_for, error_from_body
 from .base import FrameDecoder, HTTPRequest
 
-__all__ = ["VERTEX_ANTHROPIC_VERSION", "VertexProvider", "vertex_base_url"]
+__all__ = ["VERTEX_ANTHROPIC_VERSION", "VERTEX_MAX_REQUEST_BYTES", "VertexProvider", "vertex_base_url"]
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+VERTEX_MAX_REQUEST_BYTES = 30 * 1024 * 1024
+"""Vertex AI's request cap, 30 MB (api-reference §6; MiB, like ``content.MAX_REQUEST_BYTES``)."""
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _INSTALL_HINT = "pip install 'rxclaude[vertex]'"
 _MESSAGES_PATH = "/v1/messages"
 
 # google.rpc.Code names -> Anthropic error.type ("service_unavailable_error" names
-# rxclaude's ServiceUnavailableError; the lead maps it in errors._BY_TYPE).
+# rxclaude's ServiceUnavailableError in errors._BY_TYPE).
 _GOOGLE_STATUS_TYPES: dict[str, str] = {
     "INVALID_ARGUMENT": "invalid_request_error",
     "FAILED_PRECONDITION": "invalid_request_error",
@@ -99,6 +101,8 @@ class VertexProvider:
     """
 
     name = "vertex"
+    max_request_bytes: int = VERTEX_MAX_REQUEST_BYTES
+    """The largest request body Vertex AI accepts (for :func:`rxclaude.content.validate_request`)."""
 
     def __init__(
         self,

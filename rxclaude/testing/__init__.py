@@ -17,6 +17,9 @@ Streams without a server (benchmarks)::
     body = synthesize(text=[" tok"] * 1_000_000, padding=False)
 """
 
+from ._bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
+from ._files import MockFiles, StoredFile, UploadRecord
+from ._vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 from .replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
 from .server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
 from .sse import (
@@ -36,6 +39,7 @@ from .sse import (
 )
 
 __all__ = [
+    "BedrockMockState",
     "DEFAULT_API_KEY",
     "DEFAULT_ERROR_MESSAGES",
     "ERROR_STATUS",
@@ -44,11 +48,20 @@ __all__ = [
     "SERVER_KEY",
     "FrameEncoder",
     "Faults",
+    "MockBedrockServer",
+    "MockFiles",
     "MockServer",
+    "MockVertexServer",
     "Plugin",
     "RecordedRequest",
     "Reply",
+    "StoredFile",
+    "UploadRecord",
+    "VERTEX_EVENT",
+    "VertexMockState",
     "accumulate",
+    "add_bedrock_routes",
+    "add_vertex_routes",
     "events_from_sse",
     "frame_event",
     "make_id",
@@ -58,7 +71,9 @@ __all__ = [
     "split_text",
     "sse_bytes",
     "sse_frame",
+    "sse_from_events",
     "synthesize",
     "synthesize_events",
     "synthesize_frames",
+    "text_events",
 ]

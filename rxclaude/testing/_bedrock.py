@@ -81,6 +81,9 @@ class BedrockMockState:
         chunk_size: write the body in pieces of this many bytes (``None``: one per frame).
         delay: seconds to sleep between writes.
         requests: every request received, in order.
+        completed: streamed bodies written to the end.
+        disconnects: streamed bodies cut short because the client closed the connection
+            (how tests see that cancelling a stream really hung up).
 
     Example:
         >>> BedrockMockState(text="hi", exception=("throttlingException", "Slow"), exception_after=2).text
@@ -100,6 +103,8 @@ class BedrockMockState:
     chunk_size: int | None = None
     delay: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
+    completed: int = 0
+    disconnects: int = 0
 
 
 def text_events(
@@ -374,9 +379,14 @@ async def _stream(request: web.Request, state: BedrockMockState) -> web.StreamRe
         data = b"".join(frames)
         size = max(1, state.chunk_size)
         pieces = [data[i : i + size] for i in range(0, len(data), size)]
-    for i, piece in enumerate(pieces):
-        if i and state.delay:
-            await asyncio.sleep(state.delay)
-        await response.write(piece)
-    await response.write_eof()
+    try:
+        for i, piece in enumerate(pieces):
+            if i and state.delay:
+                await asyncio.sleep(state.delay)
+            await response.write(piece)
+        await response.write_eof()
+    except (ConnectionError, asyncio.CancelledError):
+        state.disconnects += 1  # the client hung up mid-body
+        raise
+    state.completed += 1
     return response

@@ -59,6 +59,8 @@ class VertexMockState:
         chunk_size: write the body in pieces of this many bytes (``None``: one write).
         delay: seconds to sleep between writes.
         requests: every request received, in order.
+        completed: streamed bodies written to the end.
+        disconnects: streamed bodies cut short because the client closed the connection.
 
     Example:
         >>> VertexMockState(access_token="t", text="hi").inject_vertex_event
@@ -76,6 +78,8 @@ class VertexMockState:
     chunk_size: int | None = None
     delay: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
+    completed: int = 0
+    disconnects: int = 0
 
 
 def sse_from_events(events: Sequence[Mapping[str, Any] | bytes]) -> bytes:
@@ -239,9 +243,14 @@ async def _stream(request: web.Request, state: VertexMockState) -> web.StreamRes
     await response.prepare(request)
     data = _body(state)
     size = (len(data) or 1) if state.chunk_size is None else max(1, state.chunk_size)
-    for i in range(0, len(data), size):
-        if i and state.delay:
-            await asyncio.sleep(state.delay)
-        await response.write(data[i : i + size])
-    await response.write_eof()
+    try:
+        for i in range(0, len(data), size):
+            if i and state.delay:
+                await asyncio.sleep(state.delay)
+            await response.write(data[i : i + size])
+        await response.write_eof()
+    except (ConnectionError, asyncio.CancelledError):
+        state.disconnects += 1  # the client hung up mid-body
+        raise
+    state.completed += 1
     return response

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ._files import MockFiles
 from .replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
 from .sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
 
@@ -133,7 +134,8 @@ class MockServer:
     queue is empty ``default_reply`` answers (:meth:`Reply.echo` by default). Every request is
     recorded in :attr:`requests`.
 
-    Routes: ``POST /v1/messages`` (also ``?beta=true``) and ``POST /v1/messages/count_tokens``.
+    Routes: ``POST /v1/messages`` (also ``?beta=true``) and ``POST /v1/messages/count_tokens``,
+    plus the Files API ``/v1/files...`` (:attr:`files`, a :class:`~rxclaude.testing.MockFiles`).
     More can be added before :meth:`start`: pass ``routes=[web.post(path, handler), ...]`` or
     ``plugins=[fn]`` (``fn(server)`` is called in ``__init__``), or call :meth:`add_route`.
     Handlers find the server as ``request.app[SERVER_KEY]`` and may use :meth:`next_reply`,
@@ -198,6 +200,8 @@ class MockServer:
         self.app.router.add_post("/v1/messages", self._messages)
         self.app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         self.app.router.add_routes(list(routes))
+        self.files = MockFiles(self, rng=self._rng)
+        """The Files API store; its ``/v1/files`` routes are added on :meth:`start` (yours win)."""
         for plugin in plugins:
             plugin(self)
 
@@ -215,6 +219,7 @@ class MockServer:
         if self._runner is not None:
             raise RuntimeError("MockServer already started")
         self._closing = False
+        self.files.install()
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -646,7 +651,7 @@ class MockServer:
             return self.error_response(
                 record, 400, "invalid_request_error", "Input should be a valid dictionary"
             )
-        problem = _validate(body, fields)
+        problem = _validate(body, fields) or self.files.check_content(body)
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
         return None

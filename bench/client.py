@@ -1,0 +1,214 @@
+"""End-to-end benchmark on loopback: the client's CPU per event against the same server bytes.
+
+The mock server runs in its own process (``_server.py``), so ``time.process_time()`` here is
+the client's CPU alone. Three clients read the same response bytes:
+
+  rxclaude -- ``client.messages.stream(...)``: ``.text`` subscriber + ``final_message()``
+  sdk      -- the official ``anthropic.AsyncAnthropic`` ``messages.stream``: ``text_stream``
+              + ``get_final_message()``
+  floor    -- raw aiohttp: ``content.iter_any()`` + ``bytes.find`` + ``orjson.loads``
+
+Run:  python bench/client.py [--deltas 10000] [--concurrent 200] [--small 2000] [--ttft 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import rxclaude
+
+PARAMS: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 64000,
+                          "messages": [{"role": "user", "content": "bench"}]}
+KEY = "bench-key-not-a-secret"
+
+
+class Server:
+    """The mock server in a child process."""
+
+    def __init__(self, deltas: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_server.py")), "--deltas", str(deltas)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+# -- the three clients: each returns (text, first_text_time) -----------------------------------
+
+async def rx_one(client: rxclaude.Client) -> tuple[str, float]:
+    parts: list[str] = []
+    first: list[float] = []
+
+    def on_text(t: str) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        parts.append(t)
+
+    async with client.messages.stream(**PARAMS) as stream:
+        stream.text.subscribe(on_text)
+        message = await stream.final_message()
+    assert message.stop_reason == "end_turn"
+    return "".join(parts), first[0]
+
+
+async def sdk_one(client: Any) -> tuple[str, float]:
+    parts: list[str] = []
+    first = 0.0
+    async with client.messages.stream(**PARAMS) as stream:
+        async for t in stream.text_stream:
+            if not parts:
+                first = time.perf_counter()
+            parts.append(t)
+        message = await stream.get_final_message()
+    assert message.stop_reason == "end_turn"
+    return "".join(parts), first
+
+
+async def floor_one(session: aiohttp.ClientSession, url: str) -> tuple[str, float]:
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    parts: list[str] = []
+    first = 0.0
+    buf = b""
+    loads = orjson.loads
+    async with session.post(url + "/v1/messages", data=orjson.dumps({**PARAMS, "stream": True}),
+                            headers=headers) as resp:
+        async for chunk in resp.content.iter_any():
+            buf += chunk
+            start = 0
+            while (end := buf.find(b"\n\n", start)) >= 0:
+                frame = buf[start:end]
+                start = end + 2
+                i = frame.find(b"data: ")
+                if i >= 0:
+                    d = loads(frame[i + 6:])
+                    if d["type"] == "content_block_delta" and d["delta"]["type"] == "text_delta":
+                        if not parts:
+                            first = time.perf_counter()
+                        parts.append(d["delta"]["text"])
+            buf = buf[start:]
+    return "".join(parts), first
+
+
+async def measure(label: str, run: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, float, Any]:
+    """Best-of-N (CPU seconds, wall seconds)."""
+    best_cpu = best_wall = float("inf")
+    result = None
+    for _ in range(repeat):
+        gc.collect()
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = await run()
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        best_wall = min(best_wall, time.perf_counter() - w0)
+    return best_cpu, best_wall, result
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--deltas", type=int, default=10_000)
+    ap.add_argument("--concurrent", type=int, default=200)
+    ap.add_argument("--small", type=int, default=2_000)
+    ap.add_argument("--ttft", type=int, default=40, help="requests for the time-to-first-text comparison")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    import anthropic
+
+    # 1. One long stream.
+    server = Server(args.deltas)
+    try:
+        rx = rxclaude.Client(api_key=KEY, base_url=server.url)
+        sdk = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
+        session = aiohttp.ClientSession()
+        n = args.deltas + 6
+        rx_cpu, rx_wall, (rx_text, _) = await measure("rxclaude", lambda: rx_one(rx), args.repeat)
+        sdk_cpu, sdk_wall, (sdk_text, _) = await measure("sdk", lambda: sdk_one(sdk), max(1, args.repeat - 1))
+        fl_cpu, fl_wall, (fl_text, _) = await measure("floor", lambda: floor_one(session, server.url), args.repeat)
+        assert rx_text == sdk_text == fl_text
+        print(f"One stream of {args.deltas:,} text deltas over loopback (client CPU, best of {args.repeat}):")
+        for name, cpu, wall in (("rxclaude", rx_cpu, rx_wall), ("sdk AsyncAnthropic", sdk_cpu, sdk_wall),
+                                ("floor aiohttp+orjson", fl_cpu, fl_wall)):
+            print(f"  {name:<22} {cpu / n * 1e6:7.2f} µs CPU/event   {n / wall:>10,.0f} events/s")
+        print(f"  -> events/s vs SDK: {sdk_wall / rx_wall:5.1f}x (target >= 30x);"
+              f" CPU vs floor: {rx_cpu / fl_cpu:4.2f}x (target <= 2.5x)")
+
+        # 3. Added time to first text over the raw loop (sequential requests, p50 of the difference).
+        rx_t, fl_t = [], []
+        for _ in range(args.ttft):
+            t0 = time.perf_counter()
+            _, first = await floor_one(session, server.url)
+            fl_t.append(first - t0)
+            t0 = time.perf_counter()
+            _, first = await rx_one(rx)
+            rx_t.append(first - t0)
+        sdk_t = []
+        for _ in range(max(5, args.ttft // 4)):
+            t0 = time.perf_counter()
+            _, first = await sdk_one(sdk)
+            sdk_t.append(first - t0)
+        p50 = statistics.median
+        print(f"Time to first text, p50 over {args.ttft} requests: floor {p50(fl_t) * 1e3:.2f} ms, "
+              f"rxclaude {p50(rx_t) * 1e3:.2f} ms (+{(p50(rx_t) - p50(fl_t)) * 1e3:.2f} ms, target <= 0.1), "
+              f"sdk {p50(sdk_t) * 1e3:.2f} ms (+{(p50(sdk_t) - p50(fl_t)) * 1e3:.2f} ms)")
+        await rx.close()
+        await sdk.close()
+        await session.close()
+    finally:
+        server.close()
+
+    # 2. Many concurrent short streams.
+    server = Server(args.small)
+    try:
+        k = args.concurrent
+        results = {}
+        for name in ("rxclaude", "sdk"):
+            gc.collect()
+            tracemalloc.start()
+            client: Any
+            if name == "rxclaude":
+                client = rxclaude.Client(api_key=KEY, base_url=server.url)
+                one: Callable[[Any], Awaitable[Any]] = rx_one
+            else:
+                client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0,
+                                                  timeout=600)
+                one = sdk_one
+            c0, w0 = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(one(client) for _ in range(k)))
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            await client.close()
+            results[name] = (cpu, wall, peak)
+        print(f"{k} concurrent streams of {args.small:,} deltas:")
+        for name, (cpu, wall, peak) in results.items():
+            print(f"  {name:<10} client CPU {cpu:6.2f} s   wall {wall:6.2f} s   peak traced memory "
+                  f"{peak / k / 1024:8.1f} KiB/stream")
+        ratio = results["sdk"][0] / results["rxclaude"][0]
+        mem = results["rxclaude"][2] / results["sdk"][2]
+        print(f"  -> CPU: rxclaude uses 1/{ratio:.1f} of the SDK's (target <= 1/15); "
+              f"memory per stream {mem:.2f}x the SDK's (target <= 1x)")
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

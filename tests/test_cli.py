@@ -1,0 +1,76 @@
+"""The command line: offline demo, prompt, record/replay, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rxclaude.cli import main
+from rxclaude.testing import MockServer, Reply
+
+from .helpers import FIXTURES
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockServer]:
+    mock = MockServer(require_key=True, default_reply=Reply.text("Hello from the CLI test.", thinking="Plan."))
+    with mock.running_in_thread() as running:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", running.api_key)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", running.url)
+        yield running
+
+
+def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["demo", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "Reactive streams let one request feed many consumers." in out
+    assert "[fan-out] one request" in out and "stop_reason=end_turn" in out
+
+
+def test_prompt_streams_and_shows_usage(server: MockServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["Say hello", "--show", "usage,thinking", "--max-tokens", "50", "--system", "be brief"]) == 0
+    out = capsys.readouterr().out
+    assert "Hello from the CLI test." in out and "[usage] input=" in out and "Plan." in out
+    body = server.requests[-1].json
+    assert body["system"] == "be brief" and body["max_tokens"] == 50 and body["stream"] is True
+
+
+def test_errors_are_one_line_and_nonzero(server: MockServer, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "wrong-key-value")
+    assert main(["hi"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rxclaude: AuthenticationError:") and "\n" not in err
+    assert "wrong-key-value" not in err
+
+
+def test_missing_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    assert main(["hi"]) == 1
+    assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
+
+
+def test_record_then_replay(server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "run.jsonl"
+    assert main(["record", "hi", "-o", str(path)]) == 0
+    assert path.read_text().startswith('{"rxclaude_recording":1')
+    capsys.readouterr()
+    assert main(["replay", str(path), "--speed", "0", "--show", "usage"]) == 0
+    out = capsys.readouterr().out
+    assert "Hello from the CLI test." in out and "stop=end_turn" in out
+
+
+def test_replay_sse_fixture_and_typed_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(FIXTURES / "tool-use-single-sonnet4.sse"), "--speed", "0"]) == 0
+    assert "Florence, Italy" in capsys.readouterr().out
+    assert main(["replay", str(FIXTURES / "docs-error-overloaded.sse"), "--speed", "0"]) == 1
+    assert "OverloadedError: Overloaded" in capsys.readouterr().err
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "rxclaude" in capsys.readouterr().out
