@@ -66,6 +66,7 @@ from .errors import (
     error_from_body,
 )
 from .events import Citation, ContentBlock, Delta, Event, Frame, Message, ToolInput, Usage
+from .files import FileDeleted, FileMetadata, FilePage, Files
 from .stream import MessageStream
 from .transport import Response, Timeouts
 
@@ -91,6 +92,10 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FileDeleted",
+    "FileMetadata",
+    "FilePage",
+    "Files",
     "FirstByteTimeoutError",
     "Frame",
     "FrameTooLargeError",

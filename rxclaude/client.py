@@ -11,6 +11,7 @@ from reactivex import Observable
 
 from ._retry import RetryPolicy
 from .events import Frame, Message
+from .files import FILES_BETA, Files
 from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from .providers.base import Provider
 from .stream import MessageStream
@@ -120,9 +121,13 @@ class Client:
         self.validate = validate
         self.transport = Transport(session)
         self.messages = Messages(self)
+        self.files = Files(self)
 
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
-        return self.transport.frames(self.provider, dict(params), betas=self.betas, timeouts=self.timeouts,
+        betas = self.betas
+        if FILES_BETA not in betas and self.provider.name == "anthropic" and _references_files(params):
+            betas = (*betas, FILES_BETA)  # file sources need the Files API beta
+        return self.transport.frames(self.provider, dict(params), betas=betas, timeouts=self.timeouts,
                                      retry=self.retry, on_response=on_response)
 
     async def close(self) -> None:
@@ -140,4 +145,13 @@ class Client:
         return f"Client(provider={self.provider!r})"
 
 
-
+def _references_files(params: Mapping[str, Any]) -> bool:
+    """Whether any content block of the request has a ``{"type": "file"}`` source."""
+    for message in params.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            for block in content:
+                source = block.get("source") if isinstance(block, Mapping) else None
+                if isinstance(source, Mapping) and source.get("type") == "file":
+                    return True
+    return False

@@ -213,7 +213,12 @@ class FileDeleted:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileDeleted:
-        """Build from the API's JSON object."""
+        """Build from the API's JSON object.
+
+        Example:
+            >>> FileDeleted.from_dict({"id": "file_1"}).type
+            'file_deleted'
+        """
         return cls(id=str(data.get("id", "")), type=str(data.get("type", "file_deleted")))
 
 
@@ -237,7 +242,12 @@ class FilePage:
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> FilePage:
-        """Build from the API's JSON object."""
+        """Build from the API's JSON object (``first_id``/``last_id`` default to the data's ends).
+
+        Example:
+            >>> FilePage.from_dict({"data": [], "has_more": False, "next_page": None}).has_more
+            False
+        """
         items = body.get("data")
         data = tuple(FileMetadata.from_dict(x) for x in items if isinstance(x, Mapping)) if isinstance(
             items, list) else ()

@@ -246,7 +246,7 @@ async def test_retrieve_download_and_delete(server: MockServer, client: rxclaude
     assert await f.download(meta.id, tmp_path) == tmp_path / "result.bin"  # a directory keeps the name
     assert (tmp_path / "result.bin").read_bytes() == data
     assert await f.content(meta.id) == data
-    dl = [r for r in server.requests if r.path.endswith("/content")][0]
+    dl = next(r for r in server.requests if r.path.endswith("/content"))
     assert dl.headers["accept"] == "application/binary" and dl.query["beta"] == "true"
     assert await f.delete(meta.id) == FileDeleted(meta.id, "file_deleted")
     with pytest.raises(NotFoundError) as info:
@@ -283,10 +283,12 @@ async def test_download_cut_short_leaves_no_file(tmp_path: Path) -> None:
         request.transport.close()
         return resp
 
-    async with MockServer(routes=[web.get("/v1/files/{file_id}/content", cut)]) as server:
-        async with rxclaude.Client(api_key="k", base_url=server.url) as c:
-            with pytest.raises(ConnectionLostError):
-                await Files(c).download("file_1", tmp_path / "x.bin")
+    async with (
+        MockServer(routes=[web.get("/v1/files/{file_id}/content", cut)]) as server,
+        rxclaude.Client(api_key="k", base_url=server.url) as c,
+    ):
+        with pytest.raises(ConnectionLostError):
+            await Files(c).download("file_1", tmp_path / "x.bin")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -310,6 +312,28 @@ async def test_retries_before_the_first_byte_then_succeeds() -> None:
             calls.clear()
             with pytest.raises(rxclaude.OverloadedError):
                 await Files(c).retrieve("file_1")
+
+
+async def test_upload_is_sent_again_whole_on_retry(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        srv = request.app[SERVER_KEY]
+        if not seen:
+            seen.append(len(await request.read()))
+            return srv.error_response(srv.record_for(request), 503, "api_error", "try again",
+                                      [("retry-after-ms", "1")])
+        return await srv.files._upload(request)
+
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"line\n" * 100_000)
+    async with (
+        MockServer(routes=[web.post("/v1/files", flaky)]) as server,
+        rxclaude.Client(api_key="k", base_url=server.url) as c,
+    ):
+        meta = await Files(c).upload(path)
+        assert meta.size_bytes == 500_000 and seen[0] > 500_000
+        assert server.files.uploads[-1].size == 500_000 and len(server.requests) == 2
 
 
 async def test_first_byte_timeout_is_typed() -> None:
@@ -394,13 +418,12 @@ async def test_user_routes_override_the_default_files_routes() -> None:
     async def mine(request: web.Request) -> web.StreamResponse:
         return web.json_response({"mine": True})
 
-    async with MockServer(routes=[web.get("/v1/files", mine)]) as server:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(server.url + "/v1/files") as r:
-                assert await r.json() == {"mine": True}
-            meta = server.files.add(b"x", "a.txt")
-            async with http.get(server.url + f"/v1/files/{meta['id']}", headers=server.headers()) as r:
-                assert (await r.json())["id"] == meta["id"]
+    async with MockServer(routes=[web.get("/v1/files", mine)]) as server, aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/v1/files") as r:
+            assert await r.json() == {"mine": True}
+        meta = server.files.add(b"x", "a.txt")
+        async with http.get(server.url + f"/v1/files/{meta['id']}", headers=server.headers()) as r:
+            assert (await r.json())["id"] == meta["id"]
 
 
 # -- Messages: image and document blocks -------------------------------------------------------
@@ -548,3 +571,17 @@ def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert _cli_files.main(["frobnicate"]) == 2
     assert _cli_files.main(["--help"]) == 0
     capsys.readouterr()
+
+
+async def test_messages_with_a_file_source_send_the_files_beta() -> None:
+    import rxclaude
+    from rxclaude import content
+    from rxclaude.testing import MockServer
+
+    async with MockServer() as server, rxclaude.Client(api_key=server.api_key, base_url=server.url) as client:
+        pdf = server.files.add(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "doc.pdf", downloadable=False)
+        file_id = pdf.id if hasattr(pdf, "id") else pdf["id"]
+        await client.messages.create(model="m", max_tokens=8, messages=[content.user(content.document(file_id), "Hi")])
+        assert "files-api-2025-04-14" in server.requests[-1].headers.get("anthropic-beta", "")
+        await client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "Hi"}])
+        assert "anthropic-beta" not in server.requests[-1].headers

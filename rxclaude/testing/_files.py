@@ -81,7 +81,12 @@ class StoredFile:
     seq: int = 0
 
     def metadata(self) -> dict[str, Any]:
-        """``{id, type, filename, mime_type, size_bytes, created_at, downloadable}`` (+ ``expires_at``)."""
+        """``{id, type, filename, mime_type, size_bytes, created_at, downloadable}`` (+ ``expires_at``).
+
+        Example::
+
+            server.files.get(file_id).metadata()["downloadable"]
+        """
         meta: dict[str, Any] = {
             "id": self.id,
             "type": "file",
@@ -180,11 +185,21 @@ class MockFiles:
         return stored.metadata()
 
     def get(self, file_id: str) -> StoredFile | None:
-        """The stored file, or ``None``."""
+        """The stored file, or ``None``.
+
+        Example::
+
+            assert server.files.get(meta["id"]).data == b"..."
+        """
         return self._files.get(file_id)
 
     def remove(self, file_id: str) -> bool:
-        """Delete a file; whether it existed."""
+        """Delete a file; whether it existed.
+
+        Example::
+
+            server.files.remove(meta["id"])
+        """
         with self._lock:
             return self._files.pop(file_id, None) is not None
 
@@ -204,7 +219,12 @@ class MockFiles:
     # -- routes ---------------------------------------------------------------------------------
 
     def install(self) -> None:
-        """Add the routes to ``server.app`` (done by ``MockServer.start``); routes already there win."""
+        """Add the routes to ``server.app`` (``MockServer.start`` does); routes already there win.
+
+        Example::
+
+            server.files.install()   # idempotent
+        """
         if self._installed:
             return
         self._installed = True
