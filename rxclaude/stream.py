@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Generator
+from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -63,6 +64,7 @@ class MessageStream:
         self._events: Broadcast[Event] = Broadcast()
         self._message: AsyncSubject[Message] = AsyncSubject()
         self._acc = MessageAccumulator(partial_mode=partial_mode)
+        self._partial_mode = partial_mode
         self._connection: abc.DisposableBase | None = None
         self._subscribers = 0
         self._cancelled = False
@@ -76,24 +78,50 @@ class MessageStream:
         """Raw SSE frames, as decoded."""
         self.events: Observable[Event] = self._counted(self._events)
         """Typed events (pings included); an in-stream ``error`` ends it with its typed error."""
-        self.text: Observable[str] = self.events.pipe(ops.text())
-        """Text deltas only."""
-        self.thinking: Observable[str] = self.events.pipe(ops.thinking())
-        """Thinking deltas only."""
-        self.tool_input: Observable[ToolInput] = self.events.pipe(ops.tool_input(partial_mode=partial_mode))
-        """Each tool block's input as it grows."""
-        self.citations: Observable[Citation] = self.events.pipe(ops.citations())
-        """Citations as they arrive."""
-        self.blocks: Observable[ContentBlock] = self.events.pipe(ops.blocks(partial_mode=partial_mode))
-        """Each content block, complete."""
-        self.usage: Observable[Usage] = self.events.pipe(ops.usage())
-        """Cumulative usage after message_start and each message_delta."""
-        self.snapshots: Observable[MessageSnapshot] = self.events.pipe(ops.snapshots(partial_mode=partial_mode))
-        """The message so far after each event (text joined only when read)."""
-        self.stop_reason: Observable[str] = self.events.pipe(ops.stop_reason())
-        """The stop reason, once set."""
         self.message: Observable[Message] = self._counted(self._message)
         """The final message (one value), also for late subscribers."""
+
+    # -- derived streams: built on first access (most consumers use one or two) ------------------
+
+    @cached_property
+    def text(self) -> Observable[str]:
+        """Text deltas only."""
+        return self.events.pipe(ops.text())
+
+    @cached_property
+    def thinking(self) -> Observable[str]:
+        """Thinking deltas only."""
+        return self.events.pipe(ops.thinking())
+
+    @cached_property
+    def tool_input(self) -> Observable[ToolInput]:
+        """Each tool block's input as it grows (then once more with ``done=True``)."""
+        return self.events.pipe(ops.tool_input(partial_mode=self._partial_mode))
+
+    @cached_property
+    def citations(self) -> Observable[Citation]:
+        """Citations as they arrive."""
+        return self.events.pipe(ops.citations())
+
+    @cached_property
+    def blocks(self) -> Observable[ContentBlock]:
+        """Each content block, complete."""
+        return self.events.pipe(ops.blocks(partial_mode=self._partial_mode))
+
+    @cached_property
+    def usage(self) -> Observable[Usage]:
+        """Cumulative usage after message_start and each message_delta."""
+        return self.events.pipe(ops.usage())
+
+    @cached_property
+    def snapshots(self) -> Observable[MessageSnapshot]:
+        """The message so far after each event (text joined only when read)."""
+        return self.events.pipe(ops.snapshots(partial_mode=self._partial_mode))
+
+    @cached_property
+    def stop_reason(self) -> Observable[str]:
+        """The stop reason, once set."""
+        return self.events.pipe(ops.stop_reason())
 
     # -- fan-in from the connection -------------------------------------------------------------
 

@@ -260,31 +260,73 @@ class Transport:
         feed = decoder.feed
         emit = observer.on_next
         read = response.content.readany
-        idle = timeouts.idle
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if idle is None:
+        watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
+        try:
+            while True:
+                try:
                     chunk = await read()
-                else:
-                    async with asyncio.timeout(idle):
-                        chunk = await read()
-            except TimeoutError:
-                raise StreamStalledError(f"no data for idle={idle}s mid-stream", timeout=idle) from None
-            except aiohttp.ClientPayloadError as e:
-                raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
-            except (aiohttp.ClientError, ConnectionError) as e:
-                raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
-            if not chunk:
-                break
-            if on_chunk is not None:
-                on_chunk(chunk)
-            for frame in feed(chunk):
-                emit(frame)
+                except asyncio.CancelledError:
+                    if watchdog is not None and watchdog.fired:
+                        watchdog.uncancel()
+                        raise StreamStalledError(f"no data for idle={timeouts.idle}s mid-stream",
+                                                 timeout=timeouts.idle) from None
+                    raise
+                except (aiohttp.ClientError, ConnectionError) as e:
+                    raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
+                if watchdog is not None:
+                    watchdog.touch()
+                if not chunk:
+                    break
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                for frame in feed(chunk):
+                    emit(frame)
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
         for frame in decoder.close():
             emit(frame)
-        del loop
         observer.on_completed()
+
+
+class _IdleWatchdog:
+    """Cancels the current task after ``idle`` seconds without :meth:`touch`.
+
+    One timer per stream, re-armed only when it fires early: a read costs one clock read, not
+    the timer handle that ``asyncio.timeout`` would create per chunk.
+    """
+
+    __slots__ = ("_handle", "_idle", "_last", "_loop", "_task", "fired")
+
+    def __init__(self, idle: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._idle = idle
+        self._last = self._loop.time()
+        self.fired = False
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._last + idle, self._check)
+
+    def touch(self) -> None:
+        self._last = self._loop.time()
+
+    def _check(self) -> None:
+        deadline = self._last + self._idle
+        if self._loop.time() >= deadline:
+            self.fired = True
+            self._handle = None
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(deadline, self._check)
+
+    def uncancel(self) -> None:
+        self._task.uncancel()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
