@@ -85,14 +85,23 @@ class Transport:
         self._owns_session = session is None
         self._limit = limit
         self._tasks: set[asyncio.Task[None]] = set()
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The session (made on first use, inside the running loop)."""
+        loop = asyncio.get_running_loop()
+        if self._session is not None and not self._session.closed and self._session_loop not in (None, loop):
+            raise RuntimeError(
+                "this rxclaude Client's connection pool belongs to another event loop: use one Client "
+                "per loop, or `await client.close()` before that loop ends (a closed Client reopens "
+                "on the next request)"
+            )
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=30.0)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
             self._owns_session = True
+        self._session_loop = loop
         return self._session
 
     @property
@@ -157,10 +166,11 @@ class Transport:
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
     ) -> None:
+        failures: list[Exception] = []  # what each retried attempt failed with
         try:
             async with asyncio.timeout(timeouts.total):
                 await self._attempts(provider, params, betas, path, timeouts, retry, observer,
-                                     on_response, on_chunk)
+                                     on_response, on_chunk, failures)
         except asyncio.CancelledError:
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
             # else (``close()``, loop shutdown): tell the subscriber, or an ``await`` on the
@@ -172,8 +182,14 @@ class Transport:
         except TimeoutError as e:
             # ``asyncio.timeout(total)`` turns its own expiry into a bare TimeoutError; every
             # other timeout is already typed (FirstByteTimeoutError, StreamStalledError...).
-            observer.on_error(e if isinstance(e, RxClaudeError) else TotalTimeoutError(
-                f"request took longer than total={timeouts.total}s", timeout=timeouts.total))
+            if isinstance(e, RxClaudeError):
+                observer.on_error(e)
+                return
+            last = f"; the last attempt failed with {type(failures[-1]).__name__}: {failures[-1]}" if failures else ""
+            error = TotalTimeoutError(f"request took longer than total={timeouts.total}s{last}",
+                                      timeout=timeouts.total)
+            error.__cause__ = failures[-1] if failures else None
+            observer.on_error(error)
         except Exception as e:
             observer.on_error(e)
 
@@ -181,6 +197,7 @@ class Transport:
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
         timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
+        failures: list[Exception],
     ) -> None:
         retries = 0
         while True:
@@ -189,6 +206,7 @@ class Transport:
                 response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
             except (TransportError, ConnectionError) as e:
                 if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
+                    failures.append(e)
                     await asyncio.sleep(retry.delay(retries))
                     retries += 1
                     continue
@@ -198,6 +216,7 @@ class Transport:
                     body = await self._read_error_body(response, timeouts)
                     error = provider.error_from_response(response.status, response.headers, body)
                     if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
+                        failures.append(error)
                         response.release()
                         await asyncio.sleep(retry.delay(retries, response.headers))
                         retries += 1

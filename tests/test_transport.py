@@ -545,3 +545,44 @@ async def test_a_session_you_pass_stays_yours(server: MockServer) -> None:
         await within(client.messages.create(**PARAMS))  # and still the one used
         assert client.transport.session is session
         await client.close()
+
+
+def test_one_client_across_two_event_loops() -> None:
+    """A Client closed at the end of one asyncio.run() reopens its pool on the next loop."""
+    import asyncio
+
+    import rxclaude
+    from rxclaude.testing import MockServer, Reply
+
+    with MockServer(default_reply=Reply.text("again")).running_in_thread() as server:
+        client = rxclaude.Client(api_key=server.api_key, base_url=server.url)
+        params = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+
+        async def once() -> str:
+            try:
+                return (await client.messages.create(**params)).text
+            finally:
+                await client.close()
+
+        assert asyncio.run(once()) == "again"
+        assert asyncio.run(once()) == "again"
+
+
+async def test_total_timeout_names_the_last_failure() -> None:
+    import rxclaude
+    from rxclaude.testing import MockServer, Reply
+
+    async with MockServer(default_reply=Reply.error(529, "overloaded_error", "Overloaded", retry_after=5)) as server:
+        client = rxclaude.Client(api_key=server.api_key, base_url=server.url, max_retries=5,
+                                 timeouts=rxclaude.Timeouts(total=0.5))
+        try:
+            stream = client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+            try:
+                await stream.final_message()
+            except rxclaude.TotalTimeoutError as e:
+                assert isinstance(e.__cause__, rxclaude.OverloadedError)
+                assert "OverloadedError" in str(e)
+            else:
+                raise AssertionError("expected TotalTimeoutError")
+        finally:
+            await client.close()
