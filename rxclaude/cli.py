@@ -107,17 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _message_content(ns: argparse.Namespace) -> Any:
+async def _message_content(ns: argparse.Namespace, client: Client) -> Any:
+    """The user turn: attachments first (as the vision docs advise), then the prompt."""
     prompt = sys.stdin.read() if ns.prompt == "-" else ns.prompt
-    attachments: list[dict[str, Any]] = []
-    if ns.image or ns.pdf or ns.file:
-        from . import content
+    if not (ns.image or ns.pdf or ns.file):
+        return prompt
+    from . import content
 
-        attachments += [content.image(src) for src in ns.image]
-        attachments += [content.document(src) for src in ns.pdf]
-        attachments += [content.document(fid) for fid in ns.file]
-        return [*attachments, {"type": "text", "text": prompt}]
-    return prompt
+    attachments: list[dict[str, Any]] = [content.image(src) for src in ns.image]
+    attachments += [content.document(src) for src in ns.pdf]
+    for file_id in ns.file:  # the file's own type decides: image, document or container upload
+        attachments.append((await client.files.retrieve(file_id)).block())
+    return [*attachments, {"type": "text", "text": prompt}]
 
 
 async def _prompt(ns: argparse.Namespace) -> int:
@@ -127,13 +128,13 @@ async def _prompt(ns: argparse.Namespace) -> int:
               "(e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0 or claude-sonnet-4-5@20250929)", file=sys.stderr)
         return 2
     try:
-        params: dict[str, Any] = {"model": ns.model, "max_tokens": ns.max_tokens,
-                                  "messages": [{"role": "user", "content": _message_content(ns)}]}
-        if ns.system:
-            params["system"] = ns.system
-        if ns.thinking:
-            params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
         async with _client(ns) as client:
+            params: dict[str, Any] = {"model": ns.model, "max_tokens": ns.max_tokens,
+                                      "messages": [{"role": "user", "content": await _message_content(ns, client)}]}
+            if ns.system:
+                params["system"] = ns.system
+            if ns.thinking:
+                params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
             stream = client.messages.stream(**params)
             handle = None
             if getattr(ns, "output", None):

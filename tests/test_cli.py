@@ -74,3 +74,33 @@ def test_replay_sse_fixture_and_typed_error(capsys: pytest.CaptureFixture[str]) 
 def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "rxclaude" in capsys.readouterr().out
+
+
+def test_attachments_image_pdf_and_file_id(server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from .test_files import PDF, png
+
+    photo = tmp_path / "photo.jpg"  # really a PNG: the media type comes from the bytes
+    photo.write_bytes(png(4, 3))
+    report = tmp_path / "report.pdf"
+    report.write_bytes(PDF)
+    uploaded_png = server.files.add(png(2, 2), "chart.png")["id"]
+    uploaded_pdf = server.files.add(PDF, "paper.pdf")["id"]
+    assert main(["Describe", "--image", str(photo), "--pdf", str(report),
+                 "--file", uploaded_png, "--file", uploaded_pdf]) == 0
+    blocks = server.requests[-1].json["messages"][0]["content"]
+    assert [b["type"] for b in blocks] == ["image", "document", "image", "document", "text"]
+    assert blocks[0]["source"]["media_type"] == "image/png"
+    assert blocks[1]["source"]["media_type"] == "application/pdf"
+    assert blocks[2]["source"] == {"type": "file", "file_id": uploaded_png}
+    assert "files-api-2025-04-14" in server.requests[-1].headers["anthropic-beta"]
+    capsys.readouterr()
+
+
+def test_bad_attachment_is_one_line(server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "photo.png"
+    bad.write_bytes(b"not an image at all")
+    assert main(["Describe", "--image", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rxclaude: UnsupportedMediaError") or err.startswith("rxclaude: CorruptMediaError"), err
+    assert main(["Describe", "--image", str(tmp_path / "missing.png")]) == 1
+    assert "missing.png" in capsys.readouterr().err
