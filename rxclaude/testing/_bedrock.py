@@ -30,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from ..providers._eventstream import chunk_frame, exception_frame, split_frames
+from ._local import LocalServer
 
 __all__ = [
     "BedrockMockState",
@@ -179,7 +180,7 @@ def add_bedrock_routes(app: web.Application, state: BedrockMockState) -> None:
     app.router.add_post(r"/model/{model_id:.+}/invoke-with-response-stream", handle)
 
 
-class MockBedrockServer:
+class MockBedrockServer(LocalServer):
     """A mock Bedrock runtime on ``127.0.0.1`` (random port) as an async context manager.
 
     Pass a :class:`BedrockMockState` or its fields as keywords; ``url`` is the base URL to
@@ -194,29 +195,13 @@ class MockBedrockServer:
     def __init__(self, state: BedrockMockState | None = None, **fields: Any) -> None:
         if state is not None and fields:
             raise TypeError("pass a BedrockMockState or its fields, not both")
+        super().__init__()
         self.state = state if state is not None else BedrockMockState(**fields)
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> MockBedrockServer:
+    def make_app(self) -> web.Application:
         app = web.Application()
         add_bedrock_routes(app, self.state)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        port = runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-
-# -- the handler -------------------------------------------------------------------------------
+        return app
 
 
 def _error(status: int, name: str, message: str) -> web.Response:

@@ -28,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from ._bedrock import RecordedRequest, text_events
+from ._local import LocalServer
 
 __all__ = [
     "MockVertexServer",
@@ -115,7 +116,7 @@ def add_vertex_routes(app: web.Application, state: VertexMockState, *, prefix: s
     )
 
 
-class MockVertexServer:
+class MockVertexServer(LocalServer):
     """A mock Vertex AI endpoint on ``127.0.0.1`` (random port) as an async context manager.
 
     ``url`` ends in ``/v1`` like the real bases: give it to ``VertexProvider(base_url=...)``.
@@ -126,31 +127,18 @@ class MockVertexServer:
             provider = VertexProvider("p", "global", access_token="t", base_url=server.url)
     """
 
+    url_suffix = "/v1"
+
     def __init__(self, state: VertexMockState | None = None, **fields: Any) -> None:
         if state is not None and fields:
             raise TypeError("pass a VertexMockState or its fields, not both")
+        super().__init__()
         self.state = state if state is not None else VertexMockState(**fields)
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> MockVertexServer:
+    def make_app(self) -> web.Application:
         app = web.Application()
         add_vertex_routes(app, self.state)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-
-# -- the handler -------------------------------------------------------------------------------
+        return app
 
 
 def _google_error(status: int, message: str) -> web.Response:
