@@ -104,3 +104,30 @@ def test_bad_attachment_is_one_line(server: MockServer, tmp_path: Path, capsys: 
     assert err.startswith("rxclaude: UnsupportedMediaError") or err.startswith("rxclaude: CorruptMediaError"), err
     assert main(["Describe", "--image", str(tmp_path / "missing.png")]) == 1
     assert "missing.png" in capsys.readouterr().err
+
+
+def test_provider_bedrock_and_vertex(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from rxclaude.testing import MockBedrockServer, MockVertexServer
+
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-key-for-tests")
+    with MockBedrockServer(text="Hola from Bedrock.", api_key="bedrock-key-for-tests").running_in_thread() as server:
+        assert main(["Hi", "--provider", "bedrock", "--region", "us-east-1", "--base-url", server.url,
+                     "-m", "us.anthropic.claude-haiku-4-5-20251001-v1:0"]) == 0
+        assert "Hola from Bedrock." in capsys.readouterr().out
+    class Credentials:  # what google.auth.default() gives, without any network
+        token = ""
+        expired = False
+
+        def refresh(self, request: object) -> None:
+            self.token = "fresh-token"
+
+    import google.auth
+
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (Credentials(), "proj-from-adc"))
+    with MockVertexServer(access_token="fresh-token", text="Hello from Vertex.").running_in_thread() as server:
+        assert main(["Hi", "--provider", "vertex", "--region", "us-east5", "--base-url", server.url,
+                     "-m", "claude-sonnet-4-5@20250929"]) == 0
+        assert "Hello from Vertex." in capsys.readouterr().out
+    # the first-party default model is no model id on these platforms: say so instead of a 400
+    assert main(["Hi", "--provider", "bedrock"]) == 2
+    assert "--model" in capsys.readouterr().err

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Self
 
 from aiohttp import web
@@ -38,3 +42,26 @@ class LocalServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @contextmanager
+    def running_in_thread(self, timeout: float = 10.0) -> Iterator[Self]:
+        """Serve on its own event loop in a daemon thread (for sync code and the CLI).
+
+        Example::
+
+            with MockBedrockServer(text="Hi").running_in_thread() as server:
+                subprocess.run(["rxclaude", "Hi", "--provider", "bedrock", "--base-url", server.url])
+        """
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="rxclaude-mock", daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.__aenter__(), loop).result(timeout)
+            try:
+                yield self
+            finally:
+                asyncio.run_coroutine_threadsafe(self.__aexit__(None, None, None), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            loop.close()
