@@ -18,7 +18,7 @@ from rxclaude.errors import AuthenticationError, RxClaudeError
 from rxclaude.providers.anthropic import AnthropicProvider
 from rxclaude.testing import MockServer, Reply
 
-KEY = "sk-ant-api03-SECRET-do-not-leak-7f3a9c"
+KEY = "fake-key-SECRET-do-not-leak-7f3a9c"
 MODEL = "claude-opus-4-7"
 PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 

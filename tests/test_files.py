@@ -32,7 +32,7 @@ from rxclaude.transport import Timeouts
 
 MODEL = "claude-sonnet-4-5"
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
-SECRET = "sk-ant-api03-SECRET-never-show-me"
+SECRET = "fake-key-SECRET-never-show-me"
 
 
 def png(width: int = 2, height: int = 1) -> bytes:

@@ -24,7 +24,7 @@ from rxclaude.errors import OverloadedError, StreamCancelledError
 from rxclaude.events import TextBlock, ThinkingBlock, ToolUseBlock, WebSearchResultLocation
 from rxclaude.testing import MockServer, Reply, split_frames
 
-KEY = "sk-ant-test-stream-0123456789"
+KEY = "fake-key-test-stream-0123456789"
 MODEL = "claude-opus-4-7"
 PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -37,7 +37,7 @@ from rxclaude.errors import (
 )
 from rxclaude.testing import MockServer, Reply
 
-KEY = "sk-ant-test-transport-0123456789"
+KEY = "fake-key-test-transport-0123456789"
 MODEL = "claude-opus-4-7"
 PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.005)
