@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -29,46 +30,44 @@ from ._lift import lift
 __all__ = ["citations", "deltas", "of_type", "text", "thinking", "tool_input"]
 
 
+def _pluck(
+    delta_type: type[Any], field: str, *, skip_empty: bool = False
+) -> Callable[[Observable[Event]], Observable[Any]]:
+    """One field of every ``content_block_delta`` whose delta is exactly ``delta_type``."""
+    get = attrgetter(field)
+
+    def setup(observer: abc.ObserverBase[Any]) -> tuple[Callable[[Event], None], None]:
+        emit = observer.on_next
+
+        def on_next(event: Event) -> None:
+            if type(event) is ContentBlockDeltaEvent:
+                delta = event.delta
+                if type(delta) is delta_type:
+                    value = get(delta)
+                    if value or not skip_empty:
+                        emit(value)
+
+        return on_next, None
+
+    return lift(setup)
+
+
 def text() -> Callable[[Observable[Event]], Observable[str]]:
     """The text of every ``text_delta``, in order -- nothing else.
 
     Example:
         >>> stream.events.pipe(ops.text()).subscribe(lambda s: print(s, end=""))  # doctest: +SKIP
     """
-
-    def setup(observer: abc.ObserverBase[str]) -> tuple[Callable[[Event], None], None]:
-        emit = observer.on_next
-
-        def on_next(event: Event) -> None:
-            if type(event) is ContentBlockDeltaEvent:
-                delta = event.delta
-                if type(delta) is TextDelta:
-                    emit(delta.text)
-
-        return on_next, None
-
-    return lift(setup)
+    return _pluck(TextDelta, "text")
 
 
 def thinking() -> Callable[[Observable[Event]], Observable[str]]:
-    """The text of every ``thinking_delta`` (extended thinking), in order.
+    """The text of every ``thinking_delta`` (extended thinking), in order; empty ones skipped.
 
     Example:
         >>> stream.events.pipe(ops.thinking()).subscribe(print)  # doctest: +SKIP
     """
-
-    def setup(observer: abc.ObserverBase[str]) -> tuple[Callable[[Event], None], None]:
-        emit = observer.on_next
-
-        def on_next(event: Event) -> None:
-            if type(event) is ContentBlockDeltaEvent:
-                delta = event.delta
-                if type(delta) is ThinkingDelta and delta.thinking:
-                    emit(delta.thinking)
-
-        return on_next, None
-
-    return lift(setup)
+    return _pluck(ThinkingDelta, "thinking", skip_empty=True)
 
 
 def citations() -> Callable[[Observable[Event]], Observable[Citation]]:
@@ -77,19 +76,7 @@ def citations() -> Callable[[Observable[Event]], Observable[Citation]]:
     Example:
         >>> stream.events.pipe(ops.citations()).subscribe(lambda c: print(c.cited_text))  # doctest: +SKIP
     """
-
-    def setup(observer: abc.ObserverBase[Citation]) -> tuple[Callable[[Event], None], None]:
-        emit = observer.on_next
-
-        def on_next(event: Event) -> None:
-            if type(event) is ContentBlockDeltaEvent:
-                delta = event.delta
-                if type(delta) is CitationsDelta:
-                    emit(delta.citation)
-
-        return on_next, None
-
-    return lift(setup)
+    return _pluck(CitationsDelta, "citation")
 
 
 def deltas(*delta_types: type[Delta]) -> Callable[[Observable[Event]], Observable[ContentBlockDeltaEvent]]:

@@ -241,17 +241,9 @@ class MockFiles:
 
     def _check_headers(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
         server = self._server
-        key = request.headers.get("x-api-key", "")
-        if not key:
-            auth = request.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
-                key = auth[7:].strip()
-        if not key:
-            return server.error_response(record, 401, "authentication_error", "x-api-key header is required")
-        if server.require_key and key != server.api_key:
-            return server.error_response(record, 401, "authentication_error", "invalid x-api-key")
-        if server.require_version and not request.headers.get("anthropic-version"):
-            return server.error_response(record, 400, "invalid_request_error", "anthropic-version: header is required")
+        denied = server.check_auth(request, record)
+        if denied is not None:
+            return denied
         betas = {b.strip() for b in request.headers.get("anthropic-beta", "").split(",")}
         if self.require_beta and FILES_BETA not in betas:
             return server.error_response(

@@ -623,9 +623,11 @@ class MockServer:
             record._finished.set()
             self._notify()
 
-    def _check_request(
-        self, request: web.Request, record: RecordedRequest, fields: Sequence[str]
-    ) -> web.Response | None:
+    def check_auth(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
+        """The real API's 401/400 for a missing or wrong key or a missing version; else ``None``.
+
+        Shared by every route (Messages, Files, and any a plugin adds).
+        """
         key = request.headers.get("x-api-key", "")
         if not key:
             auth = request.headers.get("authorization", "")
@@ -639,6 +641,14 @@ class MockServer:
             return self.error_response(
                 record, 400, "invalid_request_error", "anthropic-version: header is required"
             )
+        return None
+
+    def _check_request(
+        self, request: web.Request, record: RecordedRequest, fields: Sequence[str]
+    ) -> web.Response | None:
+        denied = self.check_auth(request, record)
+        if denied is not None:
+            return denied
         body = record.json
         if body is None:
             return self.error_response(
