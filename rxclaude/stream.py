@@ -70,6 +70,7 @@ class MessageStream:
         self._cancelled = False
         self._finished = False
         self._error: Exception | None = None
+        self._final: Message | None = None  # built once, at message_stop
         self._done = asyncio.Event() if _has_loop() else None
         self.response: Response | None = None
         self._frames.subscribe(self._on_frame, self._fail, self._on_completed)
@@ -168,6 +169,7 @@ class MessageStream:
         except Exception as e:  # e.g. ToolInputError on invalid tool JSON
             self._fail(e)
             return
+        self._final = message
         self._finished = True
         try:
             self._events.on_completed()
@@ -270,7 +272,8 @@ class MessageStream:
         await self.wait()
         if self._error is not None:
             raise self._error
-        return self._acc.message()
+        assert self._final is not None
+        return self._final
 
     async def final_text(self) -> str:
         """``(await final_message()).text``."""
@@ -281,6 +284,8 @@ class MessageStream:
     @property
     def current_message(self) -> Message | None:
         """The message so far (``incomplete=True`` until ``message_stop``), or ``None``."""
+        if self._final is not None:
+            return self._final
         if not self._acc.started:
             return None
         try:
