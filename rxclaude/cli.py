@@ -261,8 +261,8 @@ DEMO_TEXT = (
     "Reactive streams let one request feed many consumers. This sentence is arriving token by "
     "token from an embedded mock server that speaks Claude's real wire format: message_start, "
     "content_block_delta, pings, message_delta and message_stop. The same bytes are being "
-    "decoded once and fanned out to three sinks at the same time: the live text you are "
-    "reading, a usage meter, and a recorder that counts raw frames.\n\nPress Ctrl-C to cancel: "
+    "decoded once and fanned out to four sinks at the same time: the thinking and the live text "
+    "you are reading, a usage meter, and a recorder that counts raw frames.\n\nPress Ctrl-C to cancel: "
     "the connection closes at once and the partial message is kept."
 )
 
