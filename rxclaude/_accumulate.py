@@ -326,22 +326,40 @@ class MessageAccumulator:
         for i, b in enumerate(m.content):  # always [] on the wire, but be faithful
             self._blocks.append(BlockState(i, b))
 
-    def _delta(self, event: ContentBlockDeltaEvent) -> None:
+    def feed_text(self, index: int, text: str, thinking: bool = False) -> None:
+        """Apply a plain text (or thinking) delta without its event object: the same as
+        ``feed(ContentBlockDeltaEvent(index, TextDelta(text)))`` (or ``ThinkingDelta``).
+
+        Example:
+            >>> acc.feed_text(0, "Hello")  # doctest: +SKIP
+        """
+        self.events += 1
+        try:
+            state = self._blocks[index]  # empty before message_start
+        except IndexError:
+            state = self._block(index)  # raises the EventOrderError
+        if thinking:
+            if type(state.start) is ThinkingBlock:
+                state.parts.append(text)
+        elif type(state.start) is TextBlock:
+            state.parts.append(text)
+
+    def _block(self, index: int) -> BlockState:
         if self._start is None:
             raise EventOrderError('Unexpected event order, got content_block_delta before "message_start"')
         try:
-            state = self._blocks[event.index]
+            return self._blocks[index]
         except IndexError:
-            raise EventOrderError(f"content_block_delta for block {event.index} before its start") from None
+            raise EventOrderError(f"content_block_delta for block {index} before its start") from None
+
+    def _delta(self, event: ContentBlockDeltaEvent) -> None:
+        state = self._block(event.index)
         delta = event.delta
         dt = type(delta)
         start = state.start
         if dt is TextDelta:
             if type(start) is TextBlock:
-                parts = state.parts
-                parts.items.append(delta.text)  # type: ignore[union-attr]
-                if len(parts.items) >= _SEAL:
-                    parts.seal()
+                state.parts.append(delta.text)  # type: ignore[union-attr]
         elif dt is InputJSONDelta:
             if isinstance(start, TOOL_INPUT_BLOCKS):
                 state.json.append(delta.partial_json)  # type: ignore[union-attr]

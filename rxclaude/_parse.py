@@ -30,13 +30,14 @@ from .events import (
     MessageStopEvent,
     PingEvent,
     TextDelta,
+    ThinkingDelta,
     UnknownEvent,
     Usage,
     block_from_dict,
     delta_from_dict,
 )
 
-__all__ = ["error_for", "parse_frame", "raise_for_error"]
+__all__ = ["error_for", "parse_frame", "parse_frame_lean", "raise_for_error"]
 
 _PING = PingEvent()
 _STOP = MessageStopEvent()
@@ -54,6 +55,26 @@ def parse_frame(frame: Frame) -> Event:
         >>> parse_frame(Frame("content_block_stop", '{"type":"content_block_stop","index":0}'))
         ContentBlockStopEvent(index=0)
     """
+    event = parse_frame_lean(frame)
+    if isinstance(event, tuple):
+        index, text, thinking = event
+        return ContentBlockDeltaEvent(index, ThinkingDelta(text) if thinking else TextDelta(text))
+    return event
+
+
+def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
+    """Like :func:`parse_frame`, but a plain text or thinking delta -- the bulk of a long
+    stream -- comes back as ``(index, text, is_thinking)``, without building event objects.
+
+    "Plain" means exactly ``{"type":"content_block_delta","index":i,"delta":{"type":
+    "text_delta"|"thinking_delta", <field>: str}}``; a delta with any other field is typed as
+    usual, so nothing the API adds is lost.
+
+    Example:
+        >>> parse_frame_lean(Frame("content_block_delta",
+        ...     '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'))
+        (0, 'Hi', False)
+    """
     try:
         d = _loads(frame.data)
     except _JSONDecodeError as e:
@@ -64,15 +85,32 @@ def parse_frame(frame: Frame) -> Event:
         raise MalformedEventError(
             f"{frame.event!r} frame data is not a JSON object", event=frame.event, data=frame.data
         )
+    if len(d) == 3:
+        try:  # subscripts are cheaper than .get(); a missing key is rare and just not plain
+            if d["type"] == "content_block_delta":
+                delta = d["delta"]
+                if type(delta) is dict and len(delta) == 2:
+                    kind = delta["type"]
+                    if kind == "text_delta":
+                        text, thinking = delta["text"], False
+                    elif kind == "thinking_delta":
+                        text, thinking = delta["thinking"], True
+                    else:
+                        text = None
+                    index = d["index"]
+                    if type(text) is str and type(index) is int:
+                        return index, text, thinking
+        except KeyError:
+            pass
+    return _typed(d, frame)
+
+
+def _typed(d: dict[str, Any], frame: Frame) -> Event:
     t = d.get("type", frame.event)
     if t == "content_block_delta":
         delta = d.get("delta")
         index = d.get("index")
         if type(delta) is dict and type(index) is int:
-            if delta.get("type") == "text_delta" and len(delta) == 2 and len(d) == 3:
-                text = delta.get("text")
-                if type(text) is str:
-                    return ContentBlockDeltaEvent(index, TextDelta(text))
             return ContentBlockDeltaEvent(index, delta_from_dict(delta), _rest(d, "index", "delta"))
         raise _missing(frame, "index and delta")
     try:

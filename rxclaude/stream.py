@@ -1,11 +1,19 @@
 """MessageStream: one request, many live derived streams.
 
-Strategy: the request's cold frame Observable is connected once to a lock-free
-:class:`~rxclaude.operators.Broadcast` (``frames``); a second one carries the parsed events
-(``events``); every other stream is a cheap operator over ``events``. An internal
-:class:`~rxclaude.MessageAccumulator` always listens, so the final -- or, after a cancel or an
-error, the partial -- message and usage are never lost, and ``message`` is an ``AsyncSubject``
-that late subscribers still get.
+Strategy: the request's cold frame Observable is subscribed once, by the stream itself, which
+types each frame, feeds an internal :class:`~rxclaude.MessageAccumulator` (so the final -- or,
+after a cancel or an error, the partial -- message and usage are never lost) and hands the
+result to lock-free :class:`~rxclaude.operators.Broadcast` hubs: ``frames`` (raw),
+``events`` (every typed event), ``text`` and ``thinking`` (the deltas' strings), and one for
+every event but those deltas, which ``usage``, ``blocks``, ``tool_input``, ``citations`` and
+``stop_reason`` are cheap operators over. ``message`` is an ``AsyncSubject`` that late
+subscribers still get.
+
+Nearly every event of a long answer is a text (or thinking) delta. While nobody subscribes to
+``events`` (or ``snapshots``, which needs every event), such a delta goes from its JSON straight
+to the accumulator and the ``text`` hub, with no event objects; the values every subscriber
+sees are the same either way (``tests/test_stream_routes.py`` checks both routes against each other
+and against the operators).
 
 What a late subscriber sees (a deliberate choice, so no stream ever buffers without bound):
 ``frames``/``events``/``text``/... are *hot*: they carry what arrives after you subscribe, and
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
@@ -35,10 +43,23 @@ from reactivex.subject import AsyncSubject
 
 from . import operators as ops
 from ._accumulate import MessageAccumulator, MessageSnapshot
-from ._parse import error_for, parse_frame
+from ._parse import error_for, parse_frame, parse_frame_lean
 from ._ratelimit import RateLimits
 from .errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
-from .events import Citation, ContentBlock, ErrorEvent, Event, Frame, Message, ToolInput, Usage
+from .events import (
+    Citation,
+    ContentBlock,
+    ContentBlockDeltaEvent,
+    ContentBlockStopEvent,
+    ErrorEvent,
+    Event,
+    Frame,
+    Message,
+    TextDelta,
+    ThinkingDelta,
+    ToolInput,
+    Usage,
+)
 from .operators import Broadcast
 from .transport import Response
 
@@ -62,6 +83,13 @@ class MessageStream:
         self._source = source
         self._frames: Broadcast[Frame] = Broadcast()
         self._events: Broadcast[Event] = Broadcast()
+        self._text: Broadcast[str] = Broadcast()
+        self._thinking: Broadcast[str] = Broadcast()
+        self._others: Broadcast[Event] = Broadcast()  # every event but text/thinking deltas
+        self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking,
+                                                  self._others)
+        self._raw = False  # someone subscribes to frames
+        self._typed = False  # someone subscribes to events: type every frame as its event
         self._message: AsyncSubject[Message] = AsyncSubject()
         self._acc = MessageAccumulator(partial_mode=partial_mode)
         self._partial_mode = partial_mode
@@ -73,7 +101,6 @@ class MessageStream:
         self._final: Message | None = None  # built once, at message_stop
         self._done = asyncio.Event() if _has_loop() else None
         self.response: Response | None = None
-        self._frames.subscribe(self._on_frame, self._fail, self._on_completed)
 
         self.frames: Observable[Frame] = self._counted(self._frames)
         """Raw SSE frames, as decoded."""
@@ -87,32 +114,43 @@ class MessageStream:
     @cached_property
     def text(self) -> Observable[str]:
         """Text deltas only."""
-        return self.events.pipe(ops.text())
+        return self._counted(self._text)
 
     @cached_property
     def thinking(self) -> Observable[str]:
-        """Thinking deltas only."""
-        return self.events.pipe(ops.thinking())
+        """Thinking deltas only (empty ones skipped)."""
+        return self._counted(self._thinking)
 
     @cached_property
     def tool_input(self) -> Observable[ToolInput]:
         """Each tool block's input as it grows (then once more with ``done=True``)."""
-        return self.events.pipe(ops.tool_input(partial_mode=self._partial_mode))
+        return self._counted(self._others).pipe(ops.tool_input(partial_mode=self._partial_mode))
 
     @cached_property
     def citations(self) -> Observable[Citation]:
         """Citations as they arrive."""
-        return self.events.pipe(ops.citations())
+        return self._counted(self._others).pipe(ops.citations())
 
     @cached_property
     def blocks(self) -> Observable[ContentBlock]:
-        """Each content block, complete."""
-        return self.events.pipe(ops.blocks(partial_mode=self._partial_mode))
+        """Each content block, complete, at its ``content_block_stop``."""
+        acc, mode = self._acc, self._partial_mode
+
+        def setup(observer: abc.ObserverBase[ContentBlock]) -> tuple[Callable[[Event], None], None]:
+            emit = observer.on_next
+
+            def on_next(event: Event) -> None:
+                if type(event) is ContentBlockStopEvent and 0 <= event.index < len(acc.blocks):
+                    emit(acc.blocks[event.index].build(None, mode))  # fed before it is routed here
+
+            return on_next, None
+
+        return self._counted(self._others).pipe(ops.lift(setup))
 
     @cached_property
     def usage(self) -> Observable[Usage]:
         """Cumulative usage after message_start and each message_delta."""
-        return self.events.pipe(ops.usage())
+        return self._counted(self._others).pipe(ops.usage())
 
     @cached_property
     def snapshots(self) -> Observable[MessageSnapshot]:
@@ -122,26 +160,55 @@ class MessageStream:
     @cached_property
     def stop_reason(self) -> Observable[str]:
         """The stop reason, once set."""
-        return self.events.pipe(ops.stop_reason())
+        return self._counted(self._others).pipe(ops.stop_reason())
 
     # -- fan-in from the connection -------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        # Raising here (malformed JSON, an in-stream ``error`` event, events out of order) ends
-        # the whole stream with that error: Broadcast routes it to ``_fail`` below.
-        event = parse_frame(frame)
-        if type(event) is ErrorEvent:
-            error = error_for(event, status_code=self.status or 200)
-            if error.request_id is None:
-                error.request_id = self.request_id
-            raise error
-        self._acc.feed(event)
+        if self._raw:
+            self._frames.on_next(frame)
+        if self._finished:
+            return
+        try:
+            if self._typed:
+                event = parse_frame(frame)
+            else:
+                lean = parse_frame_lean(frame)
+                if isinstance(lean, tuple):  # a plain text/thinking delta: no event objects needed
+                    index, text, thinking = lean
+                    self._acc.feed_text(index, text, thinking)
+                    if not thinking:
+                        self._text.on_next(text)
+                    elif text:
+                        self._thinking.on_next(text)
+                    return
+                event = lean
+            if type(event) is ErrorEvent:
+                error = error_for(event, status_code=self.status or 200)
+                if error.request_id is None:
+                    error.request_id = self.request_id
+                raise error
+            self._acc.feed(event)
+        except Exception as e:  # malformed JSON, an in-stream ``error`` event, events out of order
+            self._fail(e)
+            return
         self._events.on_next(event)
+        if type(event) is ContentBlockDeltaEvent:
+            delta = event.delta
+            if type(delta) is TextDelta:
+                self._text.on_next(delta.text)
+                return
+            if type(delta) is ThinkingDelta:
+                if delta.thinking:
+                    self._thinking.on_next(delta.thinking)
+                return
+        self._others.on_next(event)
         if self._acc.done and not self._finished:
             self._finish_ok()
 
     def _fail(self, error: Exception) -> None:
         if self._finished:
+            self._frames.on_error(error)  # after message_stop only raw frames still flow
             return
         self._finished = True
         self._error = error
@@ -149,13 +216,14 @@ class MessageStream:
         if isinstance(error, RxClaudeError) and error.partial is None:
             error.partial = self.current_message
         try:
-            self._frames.on_error(error)
-            self._events.on_error(error)
+            for hub in self._hubs:
+                hub.on_error(error)
             self._message.on_error(error)
         finally:
             self._signal_done()
 
     def _on_completed(self) -> None:
+        self._frames.on_completed()
         if self._finished:
             return
         if self._acc.done:
@@ -172,7 +240,8 @@ class MessageStream:
         self._final = message
         self._finished = True
         try:
-            self._events.on_completed()
+            for hub in self._hubs[1:]:  # raw frames go on until the body ends (_on_completed)
+                hub.on_completed()
             self._message.on_next(message)
             self._message.on_completed()
         finally:
@@ -189,7 +258,7 @@ class MessageStream:
         if self._connection is None and not self._finished:
             if self._done is None:
                 self._done = asyncio.Event()
-            self._connection = self._source.subscribe(self._frames)
+            self._connection = self._source.subscribe(self._on_frame, self._fail, self._on_completed)
         return self
 
     @property
@@ -216,8 +285,8 @@ class MessageStream:
         error = StreamCancelledError("the stream was cancelled", partial=self.current_message)
         self._error = error
         try:
-            self._frames.on_completed()
-            self._events.on_completed()
+            for hub in self._hubs:
+                hub.on_completed()
             self._message.on_error(error)
         finally:
             self._signal_done()
@@ -332,7 +401,12 @@ class MessageStream:
     def _counted(self, source: Observable[_T]) -> Observable[_T]:
         def subscribe(observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
             self._subscribers += 1
-            inner = source.subscribe(_Guarded(observer), scheduler=scheduler)
+            guarded = _Guarded(observer)
+            if isinstance(source, Broadcast):
+                inner = source.attach(guarded)  # _Guarded already does what AutoDetachObserver would
+                self._recount()
+            else:
+                inner = source.subscribe(guarded, scheduler=scheduler)
             released = False
 
             def dispose() -> None:
@@ -341,6 +415,7 @@ class MessageStream:
                     return
                 released = True
                 inner.dispose()
+                self._recount()
                 self._subscribers -= 1
                 if self._subscribers == 0 and self.started and not self._finished:
                     self.cancel()
@@ -348,6 +423,10 @@ class MessageStream:
             return Disposable(dispose)
 
         return Observable(subscribe)
+
+    def _recount(self) -> None:
+        self._raw = self._frames.observer_count > 0
+        self._typed = self._events.observer_count > 0
 
     def __repr__(self) -> str:
         state = "cancelled" if self._cancelled else "done" if self._finished else (

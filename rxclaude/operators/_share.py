@@ -46,6 +46,17 @@ class Broadcast(Observable[_T], abc.SubjectBase[_T], Generic[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        return self.attach(observer)
+
+    def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
+        """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
+
+        For observers that already stop after a terminal call and guard their callbacks (one
+        call less per value); ``subscribe()`` is the safe default.
+
+        Example:
+            >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
+        """
         if self._done:
             if self._error is not None:
                 observer.on_error(self._error)

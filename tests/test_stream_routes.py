@@ -1,0 +1,138 @@
+"""MessageStream's two routes for text and thinking deltas give every subscriber the same values.
+
+While nobody subscribes to ``events`` (or ``snapshots``), a plain text/thinking delta goes from
+its JSON straight to the accumulator and the ``text``/``thinking`` hub (no event objects); with
+an ``events`` subscriber every frame is typed first. Both must equal the public operator
+pipeline (``ops.parse()`` then ``ops.text()``, ``ops.usage()``...), on every recorded stream,
+also when the ``events`` subscriber comes and goes mid-stream.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reactivex
+
+import rxclaude
+from rxclaude import operators as ops
+from rxclaude._parse import parse_frame, parse_frame_lean
+from rxclaude.errors import MalformedEventError
+from rxclaude.events import ContentBlockDeltaEvent, Frame, TextDelta, ThinkingDelta
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORDINGS = sorted(FIXTURES.glob("*.sse"))
+DERIVED = ("text", "thinking", "tool_input", "citations", "blocks", "usage", "stop_reason")
+
+
+def _frames(path: Path) -> list[Frame]:
+    return rxclaude.SSEDecoder().feed(path.read_bytes())
+
+
+def _expected(frames: list[Frame]) -> tuple[dict[str, list[Any]], Any]:
+    """What the public operators make of the same frames."""
+    events = reactivex.from_iterable(frames).pipe(ops.parse(), ops.broadcast())
+    values: dict[str, list[Any]] = {}
+    outcome: list[Any] = []
+    for name, op in (("text", ops.text()), ("thinking", ops.thinking()), ("tool_input", ops.tool_input()),
+                     ("citations", ops.citations()), ("blocks", ops.blocks()), ("usage", ops.usage()),
+                     ("stop_reason", ops.stop_reason())):
+        values[name] = []
+        events.pipe(op).subscribe(values[name].append, lambda e: None)
+    events.pipe(ops.message()).subscribe(lambda m: outcome.append(m.to_dict()),
+                                         lambda e: outcome.append(type(e)))
+    events.connect()
+    return values, outcome[0]
+
+
+async def _through_stream(frames: list[Frame], *, typed: str) -> tuple[dict[str, list[Any]], Any, list[Any]]:
+    """Run the frames through a MessageStream; ``typed``: never / always / toggling an events subscriber."""
+    stream = rxclaude.MessageStream(reactivex.from_iterable(frames))
+    values: dict[str, list[Any]] = {}
+    for name in DERIVED:
+        values[name] = []
+        getattr(stream, name).subscribe(values[name].append, lambda e: None)
+    seen: list[Any] = []
+    if typed == "always":
+        stream.events.subscribe(seen.append, lambda e: None)
+    elif typed == "toggling":  # an events subscriber that leaves and comes back every few events
+        def toggle(_: Any) -> None:
+            nonlocal sub
+            if len(seen) % 3 == 0:
+                sub.dispose()
+                sub = stream.events.subscribe(seen.append, lambda e: None)
+
+        sub = stream.events.subscribe(seen.append, lambda e: None)
+        stream.text.subscribe(toggle, lambda e: None)
+    try:
+        outcome: Any = (await stream.final_message()).to_dict()
+    except rxclaude.RxClaudeError as e:
+        outcome = type(e)
+    return values, outcome, seen
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
+async def test_both_routes_equal_the_operators(path: Path) -> None:
+    frames = _frames(path)
+    lean, outcome, _ = await _through_stream(frames, typed="never")
+    for typed in ("always", "toggling"):
+        values, got, seen = await _through_stream(frames, typed=typed)
+        assert (values, got) == (lean, outcome), typed
+        if typed == "always" and not isinstance(outcome, type):
+            assert seen == [parse_frame(f) for f in frames]
+    if path.name.startswith("fragment-"):
+        # A fragment starts mid-message: the stream refuses a delta before message_start (and
+        # so emits nothing), where the bare operators, keeping no state, pass its text along.
+        assert outcome is rxclaude.EventOrderError and lean["text"] == []
+        return
+    expected, expected_outcome = _expected(frames)
+    assert outcome == expected_outcome
+    for name in DERIVED:
+        assert lean[name] == expected[name], name
+
+
+PLAIN_TEXT = '{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Hi"}}'
+PLAIN_THINKING = '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":""}}'
+NOT_PLAIN = [
+    '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi","x":1}}',  # extra delta field
+    '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"},"x":1}',  # extra event field
+    '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{"}}',
+    '{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}',
+    '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","thinking":"Hi"}}',
+    '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}',
+    '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+    '{"type":"something_new","index":0,"delta":{"type":"text_delta"}}',
+]
+MALFORMED = [
+    '{"type":"content_block_delta","index":"0","delta":{"type":"text_delta","text":"Hi"}}',
+    '{"type":"content_block_delta","index":0,"delta":["text_delta"]}',
+    '{"type":"content_block_delta","index":0}',
+    "[1, 2]",
+    "{",
+]
+
+
+def test_lean_parse_of_plain_deltas() -> None:
+    assert parse_frame_lean(Frame("content_block_delta", PLAIN_TEXT)) == (2, "Hi", False)
+    assert parse_frame_lean(Frame("content_block_delta", PLAIN_THINKING)) == (0, "", True)
+    assert parse_frame(Frame("content_block_delta", PLAIN_TEXT)) == ContentBlockDeltaEvent(2, TextDelta("Hi"))
+    assert parse_frame(Frame("content_block_delta", PLAIN_THINKING)) == ContentBlockDeltaEvent(0, ThinkingDelta(""))
+
+
+@pytest.mark.parametrize("data", NOT_PLAIN)
+def test_anything_else_is_typed_as_usual(data: str) -> None:
+    frame = Frame("content_block_delta", data)
+    lean = parse_frame_lean(frame)
+    assert not isinstance(lean, tuple)
+    assert lean == parse_frame(frame)
+
+
+@pytest.mark.parametrize("data", MALFORMED)
+def test_malformed_frames_fail_alike(data: str) -> None:
+    frame = Frame("content_block_delta", data)
+    with pytest.raises(MalformedEventError) as lean:
+        parse_frame_lean(frame)
+    with pytest.raises(MalformedEventError) as typed:
+        parse_frame(frame)
+    assert str(lean.value) == str(typed.value)
