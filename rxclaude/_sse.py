@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from types import MemberDescriptorType
+from typing import NoReturn
 
 from .errors import FrameTooLargeError, StreamFormatError
 from .events import Frame
@@ -169,12 +170,34 @@ class SSEDecoder:
             >>> d.feed(b"data: h\\xc3"), d.feed(b"\\xa9\\r"), d.feed(b"\\n\\n")
             ([], [], [Frame(event='message', data='hé', id=None, retry=None)])
         """
+        frames: list[Frame] = []
+        try:
+            self.push(data, frames.append)
+        except FrameTooLargeError:
+            if frames:
+                return frames  # the error is raised by the next call
+            raise
+        return frames
+
+    def push(self, data: bytes, emit: Callable[[Frame], None]) -> None:
+        """Like :meth:`feed`, but hand each frame to ``emit`` the moment it is complete.
+
+        No list is built, and the first frame of a big chunk goes out before the rest of the
+        chunk is decoded (time to first token does not grow with the read size).  A frame over
+        ``max_frame_size`` raises at once, after the frames before it were emitted.  An
+        exception raised by ``emit`` propagates and leaves the decoder broken, like one from
+        ``on_comment``.  ``emit`` must not call back into this decoder.
+
+        Example:
+            >>> SSEDecoder().push(b"event: ping\\ndata: {}\\n\\n", print)
+            Frame(event='ping', data='{}', id=None, retry=None)
+        """
         if self._error is not None or self._closed:
             raise self._unusable()
         buf = self._buf
         if self._skip_lf:
             if not data:
-                return []
+                return
             self._skip_lf = False
             if data[0] == 0x0A:
                 data = data[1:]
@@ -182,7 +205,7 @@ class SSEDecoder:
         buf += data
         if self._bom:
             if len(buf) < 3 and _BOM.startswith(buf):
-                return []  # maybe a BOM split across chunks: wait for more
+                return  # maybe a BOM split across chunks: wait for more
             self._bom = False
             if buf.startswith(_BOM):
                 del buf[:3]
@@ -192,8 +215,8 @@ class SSEDecoder:
         end = (nl if nl > cr else cr) + 1
         if not end:
             if len(buf) > self._max:
-                return self._fail(FrameTooLargeError(len(buf), self._max), [])
-            return []
+                self._fail(FrameTooLargeError(len(buf), self._max))
+            return
         region = bytes(buf[:end])
         del buf[:end]
         if cr >= 0:
@@ -202,24 +225,22 @@ class SSEDecoder:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = region.split(b"\n")
         lines.pop()  # the empty string after the final LF
-        frames: list[Frame] = []
         limit = self._max
         try:
             if len(region) > limit:
                 for i, line in enumerate(lines):
                     if len(line) > limit:
-                        self._process(lines[:i], frames)
+                        self._process(lines[:i], emit)
                         raise FrameTooLargeError(len(line), limit)
-            self._process(lines, frames)
+            self._process(lines, emit)
             if len(buf) > limit:
                 raise FrameTooLargeError(len(buf), limit)
         except FrameTooLargeError as exc:
-            return self._fail(exc, frames)
+            self._fail(exc)
         except BaseException:
             self._error = StreamFormatError("SSEDecoder is unusable after an exception inside feed()")
             self._discard()
             raise
-        return frames
 
     def close(self) -> list[Frame]:
         """End of stream: discard any pending partial line and undispatched event.
@@ -241,8 +262,8 @@ class SSEDecoder:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _process(self, lines: list[bytes], frames: list[Frame]) -> None:
-        """Interpret complete lines (without terminators), appending dispatched frames."""
+    def _process(self, lines: list[bytes], emit: Callable[[Frame], None]) -> None:
+        """Interpret complete lines (without terminators), emitting dispatched frames."""
         data = self._data
         data_len = self._data_len
         event = self._event
@@ -250,7 +271,6 @@ class SSEDecoder:
         retry = self._retry
         limit = self._max + 1  # data_len counts one LF more than the joined data
         on_comment = self._on_comment
-        append = frames.append
         types = self._types
         join = b"\n".join
         make_frame = _make_frame
@@ -259,7 +279,7 @@ class SSEDecoder:
                 if not line:
                     if data:
                         data_str = join(data).decode("utf-8", "replace")
-                        append(make_frame(event or "message", data_str, last_id, retry))
+                        emit(make_frame(event or "message", data_str, last_id, retry))
                         retry = None
                         data = []
                         data_len = 0
@@ -311,11 +331,9 @@ class SSEDecoder:
         self._event = ""
         self._skip_lf = False
 
-    def _fail(self, exc: FrameTooLargeError, frames: list[Frame]) -> list[Frame]:
+    def _fail(self, exc: FrameTooLargeError) -> NoReturn:
         self._error = exc
         self._discard()
-        if frames:
-            return frames  # the error is raised by the next call
         raise self._unusable()
 
     def _unusable(self) -> Exception:

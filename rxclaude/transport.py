@@ -276,7 +276,7 @@ class Transport:
     async def _pump(self, response: aiohttp.ClientResponse, provider: Provider, timeouts: Timeouts,
                     observer: abc.ObserverBase[Frame], on_chunk: Callable[[bytes], None] | None) -> None:
         decoder = provider.new_decoder()
-        feed = decoder.feed
+        push = decoder.push
         emit = observer.on_next
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -298,8 +298,7 @@ class Transport:
                     break
                 if on_chunk is not None:
                     on_chunk(chunk)
-                for frame in feed(chunk):
-                    emit(frame)
+                push(chunk, emit)  # each frame goes out as soon as it is decoded
         finally:
             if watchdog is not None:
                 watchdog.stop()

@@ -650,3 +650,51 @@ def test_fixture_text_basic_sonnet4() -> None:
     assert len(text) == 110
     assert frames[2].data == '{"type": "ping"}'
     assert frames[1].data.endswith('""}            }')  # the API's padding is kept as sent
+
+
+# -- push: frames handed out as they are decoded -------------------------------------------------
+
+
+def test_push_emits_each_frame_before_decoding_the_next() -> None:
+    """The first frame of a big chunk goes out before the rest is decoded (time to first token)."""
+    d = SSEDecoder()
+    seen: list[tuple[str, str | None]] = []
+    d.push(b"id: 1\ndata: a\n\nid: 2\ndata: b\n\n", lambda f: seen.append((f.data, d.last_event_id)))
+    # the decoder writes its state back only when the chunk is done, so each frame was emitted
+    # while the chunk was still being decoded: last_event_id still showed the value from before
+    assert seen == [("a", None), ("b", None)] and d.last_event_id == "2"
+
+
+def test_push_equals_feed_on_every_fixture() -> None:
+    for path in FIXTURES:
+        data = path.read_bytes()
+        pushed: list[Frame] = []
+        d = SSEDecoder()
+        for i in range(0, len(data), 333):
+            d.push(data[i : i + 333], pushed.append)
+        assert pushed == SSEDecoder().feed(data), path.name
+
+
+def test_push_raises_an_oversized_frame_at_once_after_the_earlier_ones() -> None:
+    d = SSEDecoder(max_frame_size=8)
+    seen: list[Frame] = []
+    with pytest.raises(FrameTooLargeError):
+        d.push(b"data: a\n\n" + b"x" * 20, seen.append)
+    assert seen == [M("a")]
+    with pytest.raises(FrameTooLargeError):  # broken from now on
+        d.push(b"\n\n", seen.append)
+
+
+def test_an_exception_from_emit_propagates_and_breaks_the_decoder() -> None:
+    d = SSEDecoder()
+    seen: list[str] = []
+
+    def emit(frame: Frame) -> None:
+        seen.append(frame.data)
+        raise KeyError("subscriber bug")
+
+    with pytest.raises(KeyError):
+        d.push(b"data: a\n\ndata: b\n\n", emit)
+    assert seen == ["a"]  # nothing after the failing frame was decoded or emitted
+    with pytest.raises(StreamFormatError):
+        d.push(b"data: c\n\n", seen.append)

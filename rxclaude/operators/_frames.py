@@ -29,11 +29,10 @@ def frames(
 
     def setup(observer: abc.ObserverBase[Frame]) -> tuple[Callable[[bytes], None], Callable[[], None]]:
         decoder = SSEDecoder(max_frame_size=max_frame_size, on_comment=on_comment)
-        feed, emit = decoder.feed, observer.on_next
+        push, emit = decoder.push, observer.on_next
 
         def on_next(chunk: bytes) -> None:
-            for frame in feed(chunk):
-                emit(frame)
+            push(chunk, emit)
 
         def on_completed() -> None:
             for frame in decoder.close():

@@ -26,7 +26,7 @@ import base64
 import binascii
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -139,6 +139,14 @@ class EventStreamDecoder:
             if not frames:
                 raise
         return frames
+
+    def push(self, data: bytes, emit: Callable[[Frame], None]) -> None:
+        """Like :meth:`feed`, handing each frame to ``emit``; an error after some frames is
+        raised at once, after they were emitted."""
+        frames = self.feed(data)
+        for frame in frames:
+            emit(frame)
+        self._raise_if_failed()
 
     def close(self) -> list[Frame]:
         """The body ended; raise :class:`EventStreamError` if it stopped inside a frame."""

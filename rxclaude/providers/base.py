@@ -9,7 +9,7 @@ three produce the same :class:`~rxclaude.events.Frame` values, so every operator
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,6 +42,10 @@ class FrameDecoder(Protocol):
 
     def feed(self, data: bytes) -> list[Frame]:
         """Take the next chunk of the body; return the frames it completed."""
+        ...
+
+    def push(self, data: bytes, emit: Callable[[Frame], None]) -> None:
+        """Take the next chunk of the body; hand each completed frame to ``emit`` at once."""
         ...
 
     def close(self) -> list[Frame]:
