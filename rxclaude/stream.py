@@ -61,6 +61,7 @@ from .events import (
     Usage,
 )
 from .operators import Broadcast
+from .operators._share import DirectObservable
 from .transport import Response
 
 __all__ = ["MessageStream"]
@@ -422,7 +423,7 @@ class MessageStream:
 
             return Disposable(dispose)
 
-        return Observable(subscribe)
+        return DirectObservable(subscribe)  # subscribing only registers: no trampoline needed
 
     def _recount(self) -> None:
         self._raw = self._frames.observer_count > 0

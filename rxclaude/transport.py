@@ -35,6 +35,7 @@ from .errors import (
     TransportError,
 )
 from .events import Frame
+from .operators._share import DirectObservable
 from .providers.base import Provider
 
 __all__ = ["Response", "Timeouts", "Transport"]
@@ -158,7 +159,7 @@ class Transport:
 
             return Disposable(dispose)
 
-        return Observable(subscribe)
+        return DirectObservable(subscribe)  # subscribing only starts a task: no trampoline needed
 
     async def _run(
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,

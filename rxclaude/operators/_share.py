@@ -10,17 +10,52 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from reactivex import ConnectableObservable, Observable, abc
 from reactivex.disposable import Disposable
+from reactivex.observer import AutoDetachObserver
 
-__all__ = ["Broadcast", "broadcast"]
+__all__ = ["Broadcast", "DirectObservable", "broadcast"]
 
 _T = TypeVar("_T")
 
 
-class Broadcast(Observable[_T], abc.SubjectBase[_T], Generic[_T]):
+class DirectObservable(Observable[_T]):
+    """An Observable whose ``subscribe`` skips reactivex's current-thread trampoline.
+
+    reactivex runs every ``subscribe`` through a trampoline (about 5 µs here) so that a cold
+    source emitting *while being subscribed* cannot outrun its own disposable. A source that
+    only registers its observer -- a hub, or a request that starts an asyncio task -- emits
+    nothing during ``subscribe`` but, at most, a terminal notification, so there is nothing
+    to trampoline. Everything else is as in ``Observable.subscribe``: callbacks or an
+    observer, wrapped in an ``AutoDetachObserver``.
+
+    Example:
+        >>> DirectObservable(lambda observer, scheduler=None: Disposable()).subscribe(print)  # doctest: +SKIP
+    """
+
+    def subscribe(
+        self,
+        on_next: abc.ObserverBase[_T] | abc.OnNext[_T] | None = None,
+        on_error: abc.OnError | None = None,
+        on_completed: abc.OnCompleted | None = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
+            observer: Any = on_next
+            on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
+        detach: AutoDetachObserver[_T] = AutoDetachObserver(on_next, on_error, on_completed)  # type: ignore[arg-type]
+        try:
+            detach.subscription = self._subscribe_core(detach, scheduler)
+        except Exception as e:
+            if not detach.fail(e):
+                raise
+        return Disposable(detach.dispose)
+
+
+class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
     """A lock-free subject for single-threaded (asyncio) use.
 
     Values go to the observers subscribed at that moment; a subscriber that comes after the
