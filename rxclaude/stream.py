@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Generator
 from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -259,7 +259,11 @@ class MessageStream:
         if self._connection is None and not self._finished:
             if self._done is None:
                 self._done = asyncio.Event()
-            self._connection = self._source.subscribe(self._on_frame, self._fail, self._on_completed)
+            source, intake = self._source, cast(abc.ObserverBase[Frame], _Intake(self))
+            if isinstance(source, DirectObservable):
+                self._connection = source.attach(intake)
+            else:
+                self._connection = source.subscribe(intake)
         return self
 
     @property
@@ -400,30 +404,31 @@ class MessageStream:
     # -- subscriber counting: the last one leaving cancels the request ---------------------------
 
     def _counted(self, source: Observable[_T]) -> Observable[_T]:
-        def subscribe(observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-            self._subscribers += 1
-            guarded = _Guarded(observer)
-            if isinstance(source, Broadcast):
-                inner = source.attach(guarded)  # _Guarded already does what AutoDetachObserver would
-                self._recount()
-            else:
-                inner = source.subscribe(guarded, scheduler=scheduler)
-            released = False
+        return _Counted(self, source)
 
-            def dispose() -> None:
-                nonlocal released
-                if released:
-                    return
-                released = True
-                inner.dispose()
-                self._recount()
-                self._subscribers -= 1
-                if self._subscribers == 0 and self.started and not self._finished:
-                    self.cancel()
+    def _add(self, source: Observable[_T], guarded: _Guarded[_T]) -> abc.DisposableBase:
+        """Subscribe one guarded subscriber; the last one leaving, while streaming, cancels."""
+        self._subscribers += 1
+        if isinstance(source, Broadcast):
+            inner = source.attach(guarded)  # _Guarded already does what AutoDetachObserver would
+            self._recount()
+        else:
+            inner = source.subscribe(guarded)
+        released = False
 
-            return Disposable(dispose)
+        def dispose() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            inner.dispose()
+            self._recount()
+            self._subscribers -= 1
+            if self._subscribers == 0 and self.started and not self._finished:
+                self.cancel()
 
-        return DirectObservable(subscribe)  # subscribing only registers: no trampoline needed
+        guarded.release = dispose  # a subscriber whose callback raised leaves like one that disposed
+        return Disposable(dispose)
 
     def _recount(self) -> None:
         self._raw = self._frames.observer_count > 0
@@ -435,45 +440,87 @@ class MessageStream:
         return f"<MessageStream {state} request_id={self.request_id!r}>"
 
 
-class _Guarded(abc.ObserverBase[_T]):
-    """A subscriber's observer that can never break the stream or the other subscribers.
+class _Counted(DirectObservable[_T]):
+    """One of a MessageStream's streams: each subscriber guarded and counted.
 
-    A callback that raises -- or a subscriber without ``on_error``, for which reactivex
-    re-raises -- would otherwise escape into ``cancel()`` (TS SDK #383: ``abort()`` throwing)
-    or into the connection's task, skipping the other subscribers and leaving
-    ``final_message()`` waiting forever. An ``on_next`` that raises ends that subscriber with
-    the exception (``on_error``) and is reported to the loop's exception handler, so a bug in a
-    callback is never silent; so is an exception an ``on_error``/``on_completed`` raises. The
-    stream's own error re-raised by a subscriber that did not handle it is dropped:
-    ``final_message()`` raises it.
+    ``subscribe`` builds the :class:`_Guarded` observer straight from the callbacks (it already
+    does what reactivex's ``AutoDetachObserver`` would), so a value reaches a subscriber
+    through the hub's loop and one guard.
     """
 
-    __slots__ = ("_observer", "_stopped")
+    def __init__(self, stream: MessageStream, source: Observable[_T]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._source = source
 
-    def __init__(self, observer: abc.ObserverBase[_T]) -> None:
-        self._observer = observer
+    def subscribe(
+        self,
+        on_next: abc.ObserverBase[_T] | abc.OnNext[_T] | None = None,
+        on_error: abc.OnError | None = None,
+        on_completed: abc.OnCompleted | None = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
+            observer: Any = on_next
+            on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
+        return self._stream._add(self._source, _Guarded(on_next, on_error, on_completed))  # type: ignore[arg-type]
+
+    def _subscribe_core(self, observer: abc.ObserverBase[_T],
+                        scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        return self.subscribe(observer)
+
+
+class _Guarded(abc.ObserverBase[_T]):
+    """A subscriber that can never break the stream or the other subscribers.
+
+    A callback that raises would otherwise escape into ``cancel()`` (TS SDK #383: ``abort()``
+    throwing) or into the connection's task, skipping the other subscribers and leaving
+    ``final_message()`` waiting forever. An ``on_next`` that raises ends that subscriber: its
+    ``on_error`` gets the exception, the loop's exception handler is told (a bug in a callback
+    is never silent), and it stops counting as a listener. So is an exception an
+    ``on_error``/``on_completed`` raises reported. A subscriber without ``on_error`` does not
+    hear of the stream's own error; ``final_message()`` raises it.
+    """
+
+    __slots__ = ("_on_completed", "_on_error", "_on_next", "_stopped", "release")
+
+    def __init__(self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None,
+                 on_completed: abc.OnCompleted | None) -> None:
+        self._on_next = on_next
+        self._on_error = on_error
+        self._on_completed = on_completed
         self._stopped = False
+        self.release: Callable[[], None] | None = None
 
     def on_next(self, value: _T) -> None:
         if self._stopped:
             return
+        on_next = self._on_next
+        if on_next is None:
+            return
         try:
-            self._observer.on_next(value)
-        except Exception as e:  # escaped the subscriber: nothing downstream handled it
+            on_next(value)
+        except Exception as e:  # a bug in the subscriber's callback
             self._stopped = True
             _report(e, "a MessageStream subscriber's on_next raised; it was unsubscribed")
-            try:
-                self._observer.on_error(e)
-            except Exception as again:
-                if again is not e:
-                    _report(again, "a MessageStream subscriber's on_error raised")
+            if self._on_error is not None:
+                try:
+                    self._on_error(e)
+                except Exception as again:
+                    if again is not e:
+                        _report(again, "a MessageStream subscriber's on_error raised")
+            if self.release is not None:
+                self.release()
 
     def on_error(self, error: Exception) -> None:
         if self._stopped:
             return
         self._stopped = True
+        if self._on_error is None:
+            return
         try:
-            self._observer.on_error(error)
+            self._on_error(error)
         except Exception as e:
             if e is not error:
                 _report(e, "a MessageStream subscriber's on_error raised")
@@ -482,10 +529,28 @@ class _Guarded(abc.ObserverBase[_T]):
         if self._stopped:
             return
         self._stopped = True
+        if self._on_completed is None:
+            return
         try:
-            self._observer.on_completed()
+            self._on_completed()
         except Exception as e:
             _report(e, "a MessageStream subscriber's on_completed raised")
+
+
+class _Intake:
+    """The stream's own observer of its source: the three bound methods, no wrapper between.
+
+    Attached only to a :class:`DirectObservable` source (the stream's own request, which calls
+    ``on_next`` only before its one terminal call); any other source is subscribed through
+    ``subscribe()`` and its guards.
+    """
+
+    __slots__ = ("on_completed", "on_error", "on_next")
+
+    def __init__(self, stream: MessageStream) -> None:
+        self.on_next = stream._on_frame
+        self.on_error = stream._fail
+        self.on_completed = stream._on_completed
 
 
 def _report(error: Exception, message: str) -> None:

@@ -316,6 +316,31 @@ async def test_disposing_the_last_subscription_cancels(server: MockServer, clien
     await _assert_cancelled(server, client, stream, texts)
 
 
+async def test_the_last_subscriber_raising_leaves_and_cancels(server: MockServer, client: Client) -> None:
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        server.enqueue(SLOW)
+        stream = client.messages.stream(**PARAMS)
+        texts: list[str] = []
+        errors: list[Exception] = []
+
+        def bad(piece: str) -> None:
+            texts.append(piece)
+            if len(texts) == 5:
+                raise ValueError("bug in the only callback")
+
+        stream.text.subscribe(bad, errors.append)
+        stream.connect()
+        await until(lambda: len(texts) >= 5)
+        await _assert_cancelled(server, client, stream, texts)  # nobody listens any more: stop billing
+        assert [str(e) for e in errors] == ["bug in the only callback"]
+        assert [type(c["exception"]) for c in reported] == [ValueError]
+    finally:
+        loop.set_exception_handler(None)
+
+
 async def test_disposing_while_final_message_is_awaited_does_not_cancel(server: MockServer,
                                                                          client: Client) -> None:
     server.enqueue(Reply.text([f"t{i} " for i in range(30)]).with_faults(tokens_per_second=200))

@@ -54,6 +54,17 @@ class DirectObservable(Observable[_T]):
                 raise
         return Disposable(detach.dispose)
 
+    def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
+        """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
+
+        For observers that already ignore calls after a terminal one and guard their own
+        callbacks: one call less per value. ``subscribe()`` is the safe default.
+
+        Example:
+            >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
+        """
+        return self._subscribe_core(observer, None)
+
 
 class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
     """A lock-free subject for single-threaded (asyncio) use.
@@ -81,17 +92,6 @@ class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        return self.attach(observer)
-
-    def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
-        """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
-
-        For observers that already stop after a terminal call and guard their callbacks (one
-        call less per value); ``subscribe()`` is the safe default.
-
-        Example:
-            >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
-        """
         if self._done:
             if self._error is not None:
                 observer.on_error(self._error)
