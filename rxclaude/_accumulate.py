@@ -342,7 +342,10 @@ class MessageAccumulator:
             if type(state.start) is ThinkingBlock:
                 state.parts.append(text)
         elif type(state.start) is TextBlock:
-            state.parts.append(text)
+            parts = state.parts  # _Parts.append, inlined: this is most of a long stream
+            parts.items.append(text)
+            if len(parts.items) >= _SEAL:
+                parts.seal()
 
     def _block(self, index: int) -> BlockState:
         if self._start is None:
@@ -353,13 +356,19 @@ class MessageAccumulator:
             raise EventOrderError(f"content_block_delta for block {index} before its start") from None
 
     def _delta(self, event: ContentBlockDeltaEvent) -> None:
-        state = self._block(event.index)
+        try:
+            state = self._blocks[event.index]  # empty before message_start
+        except IndexError:
+            state = self._block(event.index)  # raises the EventOrderError
         delta = event.delta
         dt = type(delta)
         start = state.start
         if dt is TextDelta:
             if type(start) is TextBlock:
-                state.parts.append(delta.text)  # type: ignore[union-attr]
+                parts = state.parts  # _Parts.append, inlined: this is most of a long stream
+                parts.items.append(delta.text)  # type: ignore[union-attr]
+                if len(parts.items) >= _SEAL:
+                    parts.seal()
         elif dt is InputJSONDelta:
             if isinstance(start, TOOL_INPUT_BLOCKS):
                 state.json.append(delta.partial_json)  # type: ignore[union-attr]

@@ -55,11 +55,13 @@ def parse_frame(frame: Frame) -> Event:
         >>> parse_frame(Frame("content_block_stop", '{"type":"content_block_stop","index":0}'))
         ContentBlockStopEvent(index=0)
     """
-    event = parse_frame_lean(frame)
-    if isinstance(event, tuple):
-        index, text, thinking = event
-        return ContentBlockDeltaEvent(index, ThinkingDelta(text) if thinking else TextDelta(text))
-    return event
+    d = _load(frame)
+    if len(d) == 3:
+        plain = _plain_delta(d)
+        if plain is not None:
+            index, text, thinking = plain
+            return ContentBlockDeltaEvent(index, ThinkingDelta(text) if thinking else TextDelta(text))
+    return _typed(d, frame)
 
 
 def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
@@ -75,6 +77,15 @@ def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
         ...     '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'))
         (0, 'Hi', False)
     """
+    d = _load(frame)
+    if len(d) == 3:
+        plain = _plain_delta(d)
+        if plain is not None:
+            return plain
+    return _typed(d, frame)
+
+
+def _load(frame: Frame) -> dict[str, Any]:
     try:
         d = _loads(frame.data)
     except _JSONDecodeError as e:
@@ -85,24 +96,28 @@ def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
         raise MalformedEventError(
             f"{frame.event!r} frame data is not a JSON object", event=frame.event, data=frame.data
         )
-    if len(d) == 3:
-        try:  # subscripts are cheaper than .get(); a missing key is rare and just not plain
-            if d["type"] == "content_block_delta":
-                delta = d["delta"]
-                if type(delta) is dict and len(delta) == 2:
-                    kind = delta["type"]
-                    if kind == "text_delta":
-                        text, thinking = delta["text"], False
-                    elif kind == "thinking_delta":
-                        text, thinking = delta["thinking"], True
-                    else:
-                        text = None
-                    index = d["index"]
-                    if type(text) is str and type(index) is int:
-                        return index, text, thinking
-        except KeyError:
-            pass
-    return _typed(d, frame)
+    return d
+
+
+def _plain_delta(d: dict[str, Any]) -> tuple[int, str, bool] | None:
+    """``(index, text, is_thinking)`` if ``d`` (three keys) is a plain text/thinking delta."""
+    try:  # subscripts are cheaper than .get(); a missing key is rare and just not plain
+        if d["type"] != "content_block_delta":
+            return None
+        delta = d["delta"]
+        if type(delta) is not dict or len(delta) != 2:
+            return None
+        kind = delta["type"]
+        if kind == "text_delta":
+            text, thinking = delta["text"], False
+        elif kind == "thinking_delta":
+            text, thinking = delta["thinking"], True
+        else:
+            return None
+        index = d["index"]
+    except KeyError:
+        return None
+    return (index, text, thinking) if type(text) is str and type(index) is int else None
 
 
 def _typed(d: dict[str, Any], frame: Frame) -> Event:
