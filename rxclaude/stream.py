@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Generator
-from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -81,7 +80,7 @@ class MessageStream:
     """
 
     def __init__(self, source: Observable[Frame], *, partial_mode: Any = "on") -> None:
-        self._source = source
+        self._source: Observable[Frame] | None = source
         self._frames: Broadcast[Frame] = Broadcast()
         self._events: Broadcast[Event] = Broadcast()
         self._text: Broadcast[str] = Broadcast()
@@ -103,36 +102,46 @@ class MessageStream:
         self._done = asyncio.Event() if _has_loop() else None
         self.response: Response | None = None
 
-        self.frames: Observable[Frame] = self._counted(self._frames)
+
+    # -- the streams: each access makes a small view; the stream keeps no reference to its views,
+    #    so a finished stream is freed as soon as nobody holds it (no cycle to wait on the GC for)
+
+    @property
+    def frames(self) -> Observable[Frame]:
         """Raw SSE frames, as decoded."""
-        self.events: Observable[Event] = self._counted(self._events)
+        return self._counted(self._frames)
+
+    @property
+    def events(self) -> Observable[Event]:
         """Typed events (pings included); an in-stream ``error`` ends it with its typed error."""
-        self.message: Observable[Message] = self._counted(self._message)
+        return self._counted(self._events)
+
+    @property
+    def message(self) -> Observable[Message]:
         """The final message (one value), also for late subscribers."""
+        return self._counted(self._message)
 
-    # -- derived streams: built on first access (most consumers use one or two) ------------------
-
-    @cached_property
+    @property
     def text(self) -> Observable[str]:
         """Text deltas only."""
         return self._counted(self._text)
 
-    @cached_property
+    @property
     def thinking(self) -> Observable[str]:
         """Thinking deltas only (empty ones skipped)."""
         return self._counted(self._thinking)
 
-    @cached_property
+    @property
     def tool_input(self) -> Observable[ToolInput]:
         """Each tool block's input as it grows (then once more with ``done=True``)."""
         return self._counted(self._others).pipe(ops.tool_input(partial_mode=self._partial_mode))
 
-    @cached_property
+    @property
     def citations(self) -> Observable[Citation]:
         """Citations as they arrive."""
         return self._counted(self._others).pipe(ops.citations())
 
-    @cached_property
+    @property
     def blocks(self) -> Observable[ContentBlock]:
         """Each content block, complete, at its ``content_block_stop``."""
         acc, mode = self._acc, self._partial_mode
@@ -148,17 +157,17 @@ class MessageStream:
 
         return self._counted(self._others).pipe(ops.lift(setup))
 
-    @cached_property
+    @property
     def usage(self) -> Observable[Usage]:
         """Cumulative usage after message_start and each message_delta."""
         return self._counted(self._others).pipe(ops.usage())
 
-    @cached_property
+    @property
     def snapshots(self) -> Observable[MessageSnapshot]:
         """The message so far after each event (text joined only when read)."""
         return self.events.pipe(ops.snapshots(partial_mode=self._partial_mode))
 
-    @cached_property
+    @property
     def stop_reason(self) -> Observable[str]:
         """The stop reason, once set."""
         return self._counted(self._others).pipe(ops.stop_reason())
@@ -260,6 +269,8 @@ class MessageStream:
             if self._done is None:
                 self._done = asyncio.Event()
             source, intake = self._source, cast(abc.ObserverBase[Frame], _Intake(self))
+            self._source = None  # subscribed once; dropping it breaks the cycle through its callbacks
+            assert source is not None
             if isinstance(source, DirectObservable):
                 self._connection = source.attach(intake)
             else:
@@ -510,13 +521,15 @@ class _Guarded(abc.ObserverBase[_T]):
                 except Exception as again:
                     if again is not e:
                         _report(again, "a MessageStream subscriber's on_error raised")
-            if self.release is not None:
-                self.release()
+            release, self.release = self.release, None
+            if release is not None:
+                release()
 
     def on_error(self, error: Exception) -> None:
         if self._stopped:
             return
         self._stopped = True
+        self.release = None  # ended: nothing to release, and no cycle back to the stream
         if self._on_error is None:
             return
         try:
@@ -529,6 +542,7 @@ class _Guarded(abc.ObserverBase[_T]):
         if self._stopped:
             return
         self._stopped = True
+        self.release = None
         if self._on_completed is None:
             return
         try:

@@ -518,3 +518,43 @@ async def test_a_raising_callback_ends_only_its_subscriber(server: MockServer, c
         assert not stream.cancelled and len(server.requests) == 1
     finally:
         loop.set_exception_handler(None)
+
+
+# -- memory: a finished stream is freed by reference counting, without waiting for the GC ---------
+
+
+@pytest.mark.parametrize("ending", ["completed", "cancelled"])
+async def test_a_finished_stream_is_freed_at_once(server: MockServer, client: Client, ending: str) -> None:
+    """No reference cycle keeps a finished stream (and its whole message) alive until a full
+    garbage collection: in a long-running service that would hold every recent answer.
+
+    (A stream that *failed* keeps its error, whose traceback holds the frames that raised it,
+    and those hold the stream: that rarer case is left to the cyclic GC.)
+    """
+    import gc
+    import weakref
+
+    server.enqueue(Reply.text([f"t{i} " for i in range(50)]))
+    gc.collect()
+    gc.disable()
+    try:
+        async def run() -> weakref.ref[rxclaude.MessageStream]:
+            stream = client.messages.stream(**PARAMS)
+            texts: list[str] = []
+            stream.text.subscribe(texts.append, lambda e: None)
+            stream.usage.subscribe(lambda u: None, lambda e: None)
+            stream.blocks.subscribe(lambda b: None, lambda e: None)
+            if ending == "cancelled":
+                stream.connect()
+                await until(lambda: len(texts) >= 3)
+                stream.cancel()
+            with contextlib.suppress(rxclaude.RxClaudeError):
+                await within(stream.final_message())
+            return weakref.ref(stream)
+
+        ref = await run()
+        await no_tasks(client)
+        await asyncio.sleep(0)
+        assert ref() is None
+    finally:
+        gc.enable()
