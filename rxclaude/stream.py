@@ -445,6 +445,17 @@ class MessageStream:
         self._raw = self._frames.observer_count > 0
         self._typed = self._events.observer_count > 0
 
+    def _ipython_display_(self) -> None:
+        """``display(stream)`` (or a stream as a cell's last value) in Jupyter: the live view of
+        :func:`rxclaude.sinks.notebook` -- text, thinking, usage, a Stop button that cancels --
+        starting the stream if needed. Without the ``ipywidgets`` extra: the repr."""
+        try:
+            from .sinks import notebook
+
+            notebook(self)
+        except ImportError:
+            print(repr(self))
+
     def __repr__(self) -> str:
         state = "cancelled" if self._cancelled else "done" if self._finished else (
             "streaming" if self.started else "not started")

@@ -509,3 +509,26 @@ async def test_to_queue_from_another_thread() -> None:
 async def test_to_queue_rejects_unknown_policies() -> None:
     with pytest.raises(ValueError):
         to_queue(reactivex.empty(), asyncio.Queue(), overflow="block")  # type: ignore[arg-type]
+
+
+async def test_displaying_a_message_stream_shows_it_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``display(stream)`` in Jupyter: the notebook view, started, with the real stream behind it."""
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    from rxclaude.testing import MockServer, Reply
+
+    shown: list[Any] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    async with MockServer() as server:
+        server.enqueue(Reply.text(["Hello ", "there"], input_tokens=5, output_tokens=2))
+        async with rxclaude.Client(api_key="fake-key-display-0123456789", base_url=server.url) as client:
+            stream = client.messages.stream(model="claude-opus-4-7", max_tokens=16,
+                                            messages=[{"role": "user", "content": "Hi"}])
+            stream._ipython_display_()
+            assert stream.started and len(shown) == 1  # the view's widget
+            message = await asyncio.wait_for(stream.final_message(), 10)
+            await asyncio.sleep(0.3)  # the view refreshes at most 10 times a second
+            widget = shown[0]
+            html = " ".join(getattr(child, "value", "") for child in widget.children)
+            assert message.text == "Hello there" and "Hello there" in html
