@@ -110,6 +110,7 @@ class SSEDecoder:
         "_error",
         "_event",
         "_id",
+        "_last_event_id",
         "_max",
         "_on_comment",
         "_reconnection_time",
@@ -134,6 +135,7 @@ class SSEDecoder:
         self._data_len = 0  # sum(len(line) + 1) over _data
         self._event = ""  # the event type buffer
         self._id: str | None = None  # the last-event-ID buffer (None: never set)
+        self._last_event_id: str | None = None  # the buffer as of the last blank line
         self._retry: int | None = None  # a retry waiting for the next dispatched frame
         self._reconnection_time: int | None = None
         self._error: Exception | None = None
@@ -142,13 +144,16 @@ class SSEDecoder:
 
     @property
     def last_event_id(self) -> str | None:
-        """The last-event-ID buffer (send it as ``Last-Event-ID`` when reconnecting).
+        """The spec's "last event ID string": send it as ``Last-Event-ID`` when reconnecting.
+
+        It takes the ``id`` buffer's value at each blank line (each dispatch), so an ``id`` whose
+        event was cut off by a dropped connection is not counted as received.
 
         Example:
-            >>> d = SSEDecoder(); _ = d.feed(b"id: 42\\n"); d.last_event_id
+            >>> d = SSEDecoder(); _ = d.feed(b"id: 42\\ndata: x\\n\\nid: 43\\ndata: cut off"); d.last_event_id
             '42'
         """
-        return self._id
+        return self._last_event_id
 
     @property
     def reconnection_time(self) -> int | None:
@@ -268,6 +273,7 @@ class SSEDecoder:
         data_len = self._data_len
         event = self._event
         last_id = self._id
+        last_event_id = self._last_event_id
         retry = self._retry
         limit = self._max + 1  # data_len counts one LF more than the joined data
         on_comment = self._on_comment
@@ -277,6 +283,7 @@ class SSEDecoder:
         try:
             for line in lines:
                 if not line:
+                    last_event_id = last_id  # the spec sets it before checking for data
                     if data:
                         data_str = join(data).decode("utf-8", "replace")
                         emit(make_frame(event or "message", data_str, last_id, retry))
@@ -322,6 +329,7 @@ class SSEDecoder:
             self._data_len = data_len
             self._event = event
             self._id = last_id
+            self._last_event_id = last_event_id
             self._retry = retry
 
     def _discard(self) -> None:

@@ -698,3 +698,15 @@ def test_an_exception_from_emit_propagates_and_breaks_the_decoder() -> None:
     assert seen == ["a"]  # nothing after the failing frame was decoded or emitted
     with pytest.raises(StreamFormatError):
         d.push(b"data: c\n\n", seen.append)
+
+
+def test_last_event_id_counts_only_ids_whose_block_ended() -> None:
+    """What to send as ``Last-Event-ID``: an ``id`` whose event a dropped connection cut off was
+    not received (the spec's last event ID string is set at the blank line)."""
+    d = SSEDecoder()
+    d.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b")
+    assert d.last_event_id == "1"
+    d.feed(b"\n\n")
+    assert d.last_event_id == "2"
+    d.feed(b"id: 3\n\n")  # a block without data still sets it (no event is dispatched)
+    assert d.last_event_id == "3"
