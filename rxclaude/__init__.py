@@ -67,6 +67,7 @@ from .errors import (
 )
 from .events import Citation, ContentBlock, Delta, Event, Frame, Message, ToolInput, Usage
 from .files import FileDeleted, FileMetadata, FilePage, Files
+from .relay import Relay
 from .stream import MessageStream
 from .transport import Response, Timeouts
 
@@ -115,6 +116,7 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Relay",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
