@@ -102,7 +102,6 @@ class MessageStream:
         self._done = asyncio.Event() if _has_loop() else None
         self.response: Response | None = None
 
-
     # -- the streams: each access makes a small view; the stream keeps no reference to its views,
     #    so a finished stream is freed as soon as nobody holds it (no cycle to wait on the GC for)
 
