@@ -23,12 +23,14 @@ from .events import (
     Event,
     Frame,
     FrozenDict,
+    InputJSONDelta,
     Message,
     MessageDelta,
     MessageDeltaEvent,
     MessageStartEvent,
     MessageStopEvent,
     PingEvent,
+    SignatureDelta,
     TextDelta,
     ThinkingDelta,
     UnknownEvent,
@@ -126,7 +128,11 @@ def _typed(d: dict[str, Any], frame: Frame) -> Event:
         delta = d.get("delta")
         index = d.get("index")
         if type(delta) is dict and type(index) is int:
-            return ContentBlockDeltaEvent(index, delta_from_dict(delta), _rest(d, "index", "delta"))
+            value = delta_from_dict(delta)
+            field = _STRING_FIELDS.get(type(value))
+            if field is not None and type(getattr(value, field)) is not str:
+                raise _missing(frame, f"string delta.{field}")  # text that is not text breaks every join
+            return ContentBlockDeltaEvent(index, value, _rest(d, "index", "delta"))
         raise _missing(frame, "index and delta")
     try:
         handler = _HANDLERS.get(t)
@@ -190,6 +196,8 @@ def _error(d: dict[str, Any]) -> Event:
     return ErrorEvent(error if type(error) is dict else {}, d)
 
 
+_STRING_FIELDS = {TextDelta: "text", ThinkingDelta: "thinking", InputJSONDelta: "partial_json",
+                  SignatureDelta: "signature"}
 _HANDLERS = {
     "message_start": _message_start,
     "content_block_start": _block_start,

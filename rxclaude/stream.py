@@ -174,9 +174,11 @@ class MessageStream:
     # -- fan-in from the connection -------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        if self._raw:
-            self._frames.on_next(frame)
+        # The stream takes each frame in (accumulator first) before anyone sees it, raw frames
+        # included: a callback reading ``current_message`` gets the state with this frame in it.
         if self._finished:
+            if self._raw:
+                self._frames.on_next(frame)  # after message_stop raw frames still flow
             return
         try:
             if self._typed:
@@ -186,6 +188,8 @@ class MessageStream:
                 if isinstance(lean, tuple):  # a plain text/thinking delta: no event objects needed
                     index, text, thinking = lean
                     self._acc.feed_text(index, text, thinking)
+                    if self._raw:
+                        self._frames.on_next(frame)
                     if not thinking:
                         self._text.on_next(text)
                     elif text:
@@ -199,8 +203,12 @@ class MessageStream:
                 raise error
             self._acc.feed(event)
         except Exception as e:  # malformed JSON, an in-stream ``error`` event, events out of order
+            if self._raw:
+                self._frames.on_next(frame)  # the frame that ended the stream, then the error
             self._fail(e)
             return
+        if self._raw:
+            self._frames.on_next(frame)
         self._events.on_next(event)
         if type(event) is ContentBlockDeltaEvent:
             delta = event.delta
@@ -219,11 +227,14 @@ class MessageStream:
         if self._finished:
             self._frames.on_error(error)  # after message_stop only raw frames still flow
             return
+        if isinstance(error, RxClaudeError) and error.partial is None:
+            try:
+                error.partial = self.current_message
+            except Exception:  # pragma: no cover - the partial is a courtesy; ending must not fail
+                pass
         self._finished = True
         self._error = error
         self._connection_dispose()
-        if isinstance(error, RxClaudeError) and error.partial is None:
-            error.partial = self.current_message
         try:
             for hub in self._hubs:
                 hub.on_error(error)
@@ -264,12 +275,11 @@ class MessageStream:
 
     def connect(self) -> MessageStream:
         """Send the request (once); returns ``self``. Needs a running asyncio loop."""
-        if self._connection is None and not self._finished:
+        if self._connection is None and not self._finished and self._source is not None:
             if self._done is None:
                 self._done = asyncio.Event()
             source, intake = self._source, cast(abc.ObserverBase[Frame], _Intake(self))
-            self._source = None  # subscribed once; dropping it breaks the cycle through its callbacks
-            assert source is not None
+            self._source = None  # subscribed once (a re-entrant call returns); no cycle through it
             if isinstance(source, DirectObservable):
                 self._connection = source.attach(intake)
             else:
@@ -279,7 +289,7 @@ class MessageStream:
     @property
     def started(self) -> bool:
         """Whether the request has been sent."""
-        return self._connection is not None
+        return self._source is None
 
     @property
     def done(self) -> bool:
@@ -431,11 +441,12 @@ class MessageStream:
             if released:
                 return
             released = True
+            guarded.stop()  # nothing more reaches it, even from a delivery already under way
             inner.dispose()
             self._recount()
             self._subscribers -= 1
-            if self._subscribers == 0 and self.started and not self._finished:
-                self.cancel()
+            if self._subscribers == 0 and self.started and not self._finished and not self._acc.done:
+                self.cancel()  # (a subscriber leaving at message_stop does not cancel a whole message)
 
         guarded.release = dispose  # a subscriber whose callback raised leaves like one that disposed
         return Disposable(dispose)
@@ -447,7 +458,11 @@ class MessageStream:
     def _ipython_display_(self) -> None:
         """``display(stream)`` (or a stream as a cell's last value) in Jupyter: the live view of
         :func:`rxclaude.sinks.notebook` -- text, thinking, usage, a Stop button that cancels --
-        starting the stream if needed. Without the ``ipywidgets`` extra: the repr."""
+        starting the stream if needed. Without a running event loop (a terminal IPython between
+        cells) or without the ``ipywidgets`` extra: the repr, and the stream is left alone."""
+        if not _has_loop():
+            print(repr(self))
+            return
         try:
             from .sinks import notebook
 
@@ -523,8 +538,10 @@ class _Guarded(abc.ObserverBase[_T]):
         try:
             on_next(value)
         except Exception as e:  # a bug in the subscriber's callback
-            self._stopped = True
             _report(e, "a MessageStream subscriber's on_next raised; it was unsubscribed")
+            if self._stopped:  # it already got its end (its callback cancelled the stream, say)
+                return
+            self._stopped = True
             if self._on_error is not None:
                 try:
                     self._on_error(e)
@@ -534,6 +551,11 @@ class _Guarded(abc.ObserverBase[_T]):
             release, self.release = self.release, None
             if release is not None:
                 release()
+
+    def stop(self) -> None:
+        """Unsubscribed: no value or end reaches this subscriber any more."""
+        self._stopped = True
+        self.release = None
 
     def on_error(self, error: Exception) -> None:
         if self._stopped:
