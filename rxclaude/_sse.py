@@ -147,7 +147,8 @@ class SSEDecoder:
         """The spec's "last event ID string": send it as ``Last-Event-ID`` when reconnecting.
 
         It takes the ``id`` buffer's value at each blank line (each dispatch), so an ``id`` whose
-        event was cut off by a dropped connection is not counted as received.
+        event was cut off by a dropped connection is not counted as received. It is updated when
+        a chunk is done: inside :meth:`push`'s ``emit``, read the frame's own ``Frame.id``.
 
         Example:
             >>> d = SSEDecoder(); _ = d.feed(b"id: 42\\ndata: x\\n\\nid: 43\\ndata: cut off"); d.last_event_id

@@ -36,7 +36,7 @@ from .errors import (
 )
 from .events import Frame
 from .operators._share import DirectObservable
-from .providers.base import Provider
+from .providers.base import FrameDecoder, Provider
 
 __all__ = ["Response", "Timeouts", "Transport"]
 
@@ -277,8 +277,9 @@ class Transport:
     async def _pump(self, response: aiohttp.ClientResponse, provider: Provider, timeouts: Timeouts,
                     observer: abc.ObserverBase[Frame], on_chunk: Callable[[bytes], None] | None) -> None:
         decoder = provider.new_decoder()
-        push = decoder.push
         emit = observer.on_next
+        push = getattr(decoder, "push", None) or _pushing(decoder)
+
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
         try:
@@ -346,6 +347,17 @@ class _IdleWatchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]], None]:
+    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+    feed = decoder.feed
+
+    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+        for frame in feed(data):
+            emit(frame)
+
+    return push
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:

@@ -9,7 +9,7 @@ three produce the same :class:`~rxclaude.events.Frame` values, so every operator
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,14 +38,14 @@ class HTTPRequest:
 
 @runtime_checkable
 class FrameDecoder(Protocol):
-    """A sans-I/O decoder: response bytes in, frames out."""
+    """A sans-I/O decoder: response bytes in, frames out.
+
+    A decoder may also have ``push(data, emit)``, handing each frame to ``emit`` as soon as it
+    is complete (:meth:`rxclaude.SSEDecoder.push`); the transport uses it when it is there.
+    """
 
     def feed(self, data: bytes) -> list[Frame]:
         """Take the next chunk of the body; return the frames it completed."""
-        ...
-
-    def push(self, data: bytes, emit: Callable[[Frame], None]) -> None:
-        """Take the next chunk of the body; hand each completed frame to ``emit`` at once."""
         ...
 
     def close(self) -> list[Frame]:
