@@ -21,7 +21,9 @@ whatever its queue holds in one write, so the upstream never waits for a client.
 * Slow clients: a client whose connection is blocked (kernel and aiohttp buffers full) while
   ``client_queue`` events wait for it is cut off (TCP abort), and its queue is freed. It can
   resume with ``Last-Event-ID`` while the events are still in the replay log. A burst that
-  arrives in one piece never counts against a client that is keeping up.
+  arrives in one piece never counts against a client that is keeping up. A client whose write
+  stays blocked for ``write_timeout`` seconds is cut off too, so one that stopped reading is
+  not held after the stream ends.
 * End: after the last event every response ends. If the upstream fails (or completes) before
   ``message_stop`` and sent no ``error`` event itself, the relay adds one, in the API's shape
   (``error.type`` is the typed error's ``type``, else ``api_error``), so SDKs and browsers
@@ -154,6 +156,8 @@ class Relay:
             is cut off (it may then resume with ``Last-Event-ID``).
         keepalive: seconds of silence before a ``: keep-alive`` comment (``None``: never).
         cors_origin: ``Access-Control-Allow-Origin`` to send (and answer preflights), or ``None``.
+        write_timeout: seconds one write may wait for a client that stopped reading before it is
+            cut off (``None``: wait for ever), so a stuck client never outlives the stream.
 
     Example::
 
@@ -171,6 +175,7 @@ class Relay:
         client_queue: int = DEFAULT_CLIENT_QUEUE,
         keepalive: float | None = 15.0,
         cors_origin: str | None = None,
+        write_timeout: float | None = 30.0,
     ) -> None:
         if replay_events < 0 or replay_bytes < 0:
             raise ValueError("replay_events and replay_bytes must be >= 0")
@@ -178,6 +183,9 @@ class Relay:
             raise ValueError(f"client_queue must be >= 1, got {client_queue!r}")
         if keepalive is not None and not keepalive > 0:
             raise ValueError(f"keepalive must be positive or None, got {keepalive!r}")
+        if write_timeout is not None and not write_timeout > 0:
+            raise ValueError(f"write_timeout must be positive or None, got {write_timeout!r}")
+        self._write_timeout = write_timeout
         self._replay_events = replay_events
         self._replay_bytes = replay_bytes
         self._client_queue = client_queue
@@ -272,7 +280,9 @@ class Relay:
             client.wake.set()
 
     def _drop(self, client: _Client) -> None:
-        """Cut off a client that fell ``client_queue`` events behind (it may resume)."""
+        """Cut off a client that fell ``client_queue`` events behind or stopped reading (it may resume)."""
+        if client.dropped:
+            return
         self._clients = tuple(c for c in self._clients if c is not client)
         self._dropped += 1
         client.dropped = True
@@ -409,11 +419,14 @@ class Relay:
             except TimeoutError:
                 await self._write(response, client, KEEPALIVE)
 
-    @staticmethod
-    async def _write(response: web.StreamResponse, client: _Client, data: bytes) -> None:
+    async def _write(self, response: web.StreamResponse, client: _Client, data: bytes) -> None:
         client.blocked = True  # only seen by the upstream while this write waits for a full connection
         try:
-            await response.write(data)
+            async with asyncio.timeout(self._write_timeout):
+                await response.write(data)
+        except TimeoutError:  # a client that stopped reading: cut off, even if no event follows
+            self._drop(client)
+            raise ConnectionResetError("the client stopped reading") from None
         finally:
             client.blocked = False
 

@@ -28,6 +28,7 @@ from rxclaude import Client, Relay, SSEDecoder
 from rxclaude import operators as ops
 from rxclaude.errors import ConnectionLostError, IncompleteStreamError, OverloadedError
 from rxclaude.events import Frame, Message
+from rxclaude.operators import Broadcast
 from rxclaude.relay import KEEPALIVE, encode_frame
 from rxclaude.testing import MockServer, Reply
 
@@ -275,6 +276,33 @@ async def test_a_client_that_never_reads_is_dropped_without_slowing_anyone(
     assert stats.dropped == 1 and stats.clients == 0
     assert stats.max_queue <= 64  # bounded: the blocked client never held more than client_queue (+ one read burst)
     await relay.aclose()
+
+
+async def test_a_client_that_stopped_reading_is_cut_off_after_write_timeout_even_if_nothing_follows() -> None:
+    """Few, big events and then the end: the queue never overflows, so only the write deadline
+    frees the stuck client's handler and connection."""
+    hub: Broadcast[Frame] = Broadcast()
+    relay = Relay(hub, keepalive=None, write_timeout=0.2)
+    async with relay.serve() as url:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_connect(stuck, (host, int(port)))
+            await loop.sock_sendall(stuck, b"GET /events HTTP/1.1\r\nHost: relay\r\n\r\n")
+            await until(lambda: relay.stats.clients == 1)
+            for _ in range(40):  # ~8 MB in 40 events: more than a stuck socket absorbs
+                hub.on_next(Frame("content_block_delta", "x" * 200_000))
+            hub.on_next(Frame("message_stop", '{"type":"message_stop"}'))
+            hub.on_completed()
+            await until(lambda: relay.stats.clients == 0)
+        finally:
+            stuck.close()
+    assert relay.stats.dropped == 1 and relay.stats.done
+    with pytest.raises(ValueError):
+        Relay(hub, write_timeout=0)
 
 
 # -- 4. upstream failures ---------------------------------------------------------------------------
