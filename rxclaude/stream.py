@@ -7,7 +7,9 @@ result to lock-free :class:`~rxclaude.operators.Broadcast` hubs: ``frames`` (raw
 ``events`` (every typed event), ``text`` and ``thinking`` (the deltas' strings), and one for
 every event but those deltas, which ``usage``, ``blocks``, ``tool_input``, ``citations`` and
 ``stop_reason`` are cheap operators over. ``message`` is an ``AsyncSubject`` that late
-subscribers still get.
+subscribers still get. The accumulator takes each frame in before any stream emits it (raw
+frames included), so a callback reading ``current_message`` or ``usage_so_far`` sees that
+frame's effect.
 
 Nearly every event of a long answer is a text (or thinking) delta. While nobody subscribes to
 ``events`` (or ``snapshots``, which needs every event), such a delta goes from its JSON straight
@@ -284,6 +286,8 @@ class MessageStream:
                 self._connection = source.attach(intake)
             else:
                 self._connection = source.subscribe(intake)
+            if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
+                self._connection.dispose()
         return self
 
     @property
