@@ -10,6 +10,7 @@
     │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
+    ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
@@ -104,6 +105,7 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "UnprocessableEntityError",
+    "UnsupportedFeatureError",
     "UnsupportedMediaError",
     "error_from_body",
     "error_class_for",
@@ -171,6 +173,10 @@ class BufferOverflowError(RxClaudeError):
     def __init__(self, maxsize: int) -> None:
         super().__init__(f"a slow consumer fell {maxsize} values behind (overflow='error')")
         self.maxsize = maxsize
+
+
+class UnsupportedFeatureError(RxClaudeError, NotImplementedError):
+    """A feature this provider does not offer, e.g. the Files API on Bedrock or Vertex AI."""
 
 
 class IncompleteStreamError(RxClaudeError):

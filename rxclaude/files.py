@@ -60,6 +60,7 @@ from .errors import (
     StreamStalledError,
     TotalTimeoutError,
     TransportError,
+    UnsupportedFeatureError,
 )
 from .providers.anthropic import AnthropicProvider, api_error_from_http
 
@@ -642,7 +643,7 @@ class Files:
     def _provider(self) -> AnthropicProvider:
         provider = self._client.provider
         if not isinstance(provider, AnthropicProvider):
-            raise NotImplementedError(
+            raise UnsupportedFeatureError(
                 f"the Files API is only on the first-party Anthropic API, not on {provider.name}"
             )
         return provider

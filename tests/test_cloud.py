@@ -763,3 +763,13 @@ async def test_request_id_of_cloud_responses() -> None:
     assert isinstance(error, RateLimitError)
     assert stream.request_id is not None and stream.request_id == stream.headers["x-amzn-RequestId"]
     assert error.request_id == stream.request_id
+
+
+async def test_the_files_api_on_bedrock_is_a_typed_unsupported_feature_error() -> None:
+    """Bad input gets a typed error: the Files API exists only on the first-party API."""
+    from rxclaude.errors import RxClaudeError, UnsupportedFeatureError
+
+    async with BedrockClient(api_key=API_KEY, base_url="http://127.0.0.1:9", region="us-east-1") as client:
+        with pytest.raises(UnsupportedFeatureError, match="only on the first-party Anthropic API") as info:
+            await client.files.retrieve("file_011CNha8iCJcU1wXNR6q4V8w")
+        assert isinstance(info.value, RxClaudeError) and isinstance(info.value, NotImplementedError)
