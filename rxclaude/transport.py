@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from .operators._share import DirectObservable
 from .providers.base import FrameDecoder, Provider
 
 __all__ = ["Response", "Timeouts", "Transport"]
+
+_EAGER = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +151,14 @@ class Transport:
                     "(or a notebook cell), or use asyncio.run()"))
                 return Disposable()
             disposed = [False]
-            task = loop.create_task(self._run(provider, params, betas, path, timeouts, retry,
-                                              observer, on_response, on_chunk, disposed))
+            coro = self._run(provider, params, betas, path, timeouts, retry, observer, on_response, on_chunk,
+                             disposed)
+            if _EAGER and loop.get_task_factory() is None:
+                # Python 3.12+: run the request's first steps now (up to sending it) instead of
+                # after the caller's next await; nothing can arrive before that first suspension.
+                task: asyncio.Task[None] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+            else:
+                task = loop.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
