@@ -10,6 +10,7 @@ import asyncio
 import gc
 import io
 import logging
+import shutil
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable
@@ -532,3 +533,39 @@ async def test_the_handler_in_your_own_app_and_a_large_post_body(http: aiohttp.C
     finally:
         await within(runner.cleanup())
     await relay.aclose()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)")
+async def test_a_real_browser_follows_the_relay_and_resumes_after_a_drop(tmp_path: Path) -> None:
+    """Headless Chromium, a plain ``EventSource`` on a ``file://`` page (so CORS is exercised):
+    the connection is cut mid-stream, the browser reconnects with ``Last-Event-ID`` by itself,
+    and the page ends with the whole text exactly once."""
+    pieces = [f"word{i} " for i in range(60)] + ["Olá 👋 — done."]
+    async with MockServer() as server:
+        server.enqueue(Reply.text(pieces).with_faults(tokens_per_second=40))
+        async with Client(api_key=KEY, base_url=server.url) as client:
+            stream = client.messages.stream(**PARAMS)
+            relay = Relay(stream.frames, cors_origin="*")
+            async with relay.serve() as url:
+                page = tmp_path / "page.html"
+                page.write_text(f"""<!doctype html><html><body><pre id="out"></pre><div id="state">open</div>
+<script>
+const es = new EventSource("{url}/events");
+es.addEventListener("content_block_delta", (e) => {{
+  const d = JSON.parse(e.data).delta;
+  if (d.type === "text_delta") document.getElementById("out").textContent += d.text; }});
+es.addEventListener("message_stop", () => {{ es.close(); document.getElementById("state").textContent = "stopped"; }});
+</script></body></html>""", encoding="utf-8")
+                stream.connect()
+                browser = await asyncio.create_subprocess_exec(
+                    "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                    "--dump-dom", page.as_uri(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                await until(lambda: relay.stats.clients == 1 and relay.last_id >= 25, 30)
+                relay._clients[0].transport.abort()  # the network drops the browser mid-stream
+                message = await within(stream.final_message(), 30)
+                dom, _ = await asyncio.wait_for(browser.communicate(), 60)
+            await relay.aclose()
+    text = dom.decode("utf-8")
+    assert message.text == "".join(pieces)
+    assert message.text in text and text.count("word10 ") == 1 and ">stopped<" in text
+    assert relay.stats.served == 2  # the first connection, then the browser's own reconnect
