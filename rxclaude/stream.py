@@ -483,7 +483,7 @@ class MessageStream:
 class _Counted(DirectObservable[_T]):
     """One of a MessageStream's streams: each subscriber guarded and counted.
 
-    ``subscribe`` builds the :class:`_Guarded` observer straight from the callbacks (it already
+    Subscribing builds the :class:`_Guarded` observer straight from the callbacks (it already
     does what reactivex's ``AutoDetachObserver`` would), so a value reaches a subscriber
     through the hub's loop and one guard.
     """
@@ -493,22 +493,13 @@ class _Counted(DirectObservable[_T]):
         self._stream = stream
         self._source = source
 
-    def subscribe(
-        self,
-        on_next: abc.ObserverBase[_T] | abc.OnNext[_T] | None = None,
-        on_error: abc.OnError | None = None,
-        on_completed: abc.OnCompleted | None = None,
-        *,
-        scheduler: abc.SchedulerBase | None = None,
-    ) -> abc.DisposableBase:
-        if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
-            observer: Any = on_next
-            on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
-        return self._stream._add(self._source, _Guarded(on_next, on_error, on_completed))  # type: ignore[arg-type]
+    def _observe(self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None,
+                 on_completed: abc.OnCompleted | None, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
+        return self._stream._add(self._source, _Guarded(on_next, on_error, on_completed))
 
     def _subscribe_core(self, observer: abc.ObserverBase[_T],
                         scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        return self.subscribe(observer)
+        return self._observe(observer.on_next, observer.on_error, observer.on_completed, scheduler)
 
 
 class _Guarded(abc.ObserverBase[_T]):

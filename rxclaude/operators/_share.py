@@ -46,7 +46,12 @@ class DirectObservable(Observable[_T]):
         if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
             observer: Any = on_next
             on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
-        detach: AutoDetachObserver[_T] = AutoDetachObserver(on_next, on_error, on_completed)  # type: ignore[arg-type]
+        return self._observe(on_next, on_error, on_completed, scheduler)  # type: ignore[arg-type]
+
+    def _observe(self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None,
+                 on_completed: abc.OnCompleted | None, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
+        """Subscribe the callbacks (an observer already unpacked); subclasses may guard them differently."""
+        detach: AutoDetachObserver[_T] = AutoDetachObserver(on_next, on_error, on_completed)
         try:
             detach.subscription = self._subscribe_core(detach, scheduler)
         except Exception as e:
