@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
@@ -710,3 +711,61 @@ def test_last_event_id_counts_only_ids_whose_block_ended() -> None:
     assert d.last_event_id == "2"
     d.feed(b"id: 3\n\n")  # a block without data still sets it (no event is dispatched)
     assert d.last_event_id == "3"
+
+
+# -- push_fields: the same frames as their fields, no Frame built --------------------------------
+
+
+def fields_as_frames(chunks: Sequence[bytes], **kwargs: Any) -> list[Frame]:
+    """Decode with push_fields; build the Frame push would have emitted from each call's fields."""
+    d = SSEDecoder(**kwargs)
+    out: list[Frame] = []
+
+    def emit(event: str, data: bytes, id: str | None, retry: int | None) -> None:
+        assert type(event) is str and type(data) is bytes
+        out.append(Frame(event, data.decode("utf-8", "replace"), id, retry))
+
+    for chunk in chunks:
+        d.push_fields(chunk, emit)
+    d.close()
+    return out
+
+
+def test_push_fields_equals_push_on_every_fixture() -> None:
+    for path in FIXTURES:
+        data = path.read_bytes()
+        assert fields_as_frames([data[i : i + 333] for i in range(0, len(data), 333)]) == decode_all(data), path.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=st.one_of(token_streams, line_streams), data=st.data())
+def test_push_fields_matches_reference(stream: bytes, data: st.DataObject) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    assert fields_as_frames(split_at(stream, cuts)) == reference(stream)[0]
+
+
+# -- a big read is interpreted a slice of lines at a time ------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=st.one_of(token_streams, line_streams), size=st.integers(1, 24), data=st.data())
+def test_any_slice_size_matches_reference(stream: bytes, size: int, data: st.DataObject) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
+    with mock.patch.object(sse_module, "_SLICE", size):
+        comments: list[str] = []
+        assert feed_chunks(SSEDecoder(on_comment=comments.append), split_at(stream, cuts)) == reference(stream)[0]
+        assert fields_as_frames(split_at(stream, cuts)) == reference(stream)[0]
+    assert comments == reference(stream)[1]
+
+
+def test_a_big_read_with_lines_longer_than_a_slice() -> None:
+    long_line = "é" * 30_000  # 60 KB: longer than a slice, split nowhere but at its LF
+    body = b"".join(b"data: %d\n\n" % i for i in range(3000))
+    stream = body + f"event: long\ndata: {long_line}\ndata: tail\n\n".encode() + body
+    expected = [M(str(i)) for i in range(3000)] + [M(long_line + "\ntail", "long")] + [M(str(i)) for i in range(3000)]
+    assert decode_all(stream) == expected
+    assert fields_as_frames([stream]) == expected
+    seen: list[Frame] = []
+    with pytest.raises(FrameTooLargeError):  # the frames before the oversized line still go out
+        SSEDecoder(max_frame_size=50_000).push(stream, seen.append)
+    assert seen == expected[:3000]
