@@ -39,7 +39,7 @@ from .events import (
     delta_from_dict,
 )
 
-__all__ = ["error_for", "parse_frame", "parse_frame_lean", "raise_for_error"]
+__all__ = ["error_for", "parse_fields_lean", "parse_frame", "parse_frame_lean", "raise_for_error"]
 
 _PING = PingEvent()
 _STOP = MessageStopEvent()
@@ -85,6 +85,29 @@ def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
         if plain is not None:
             return plain
     return _typed(d, frame)
+
+
+def parse_fields_lean(event: str, data: bytes, id: str | None = None,
+                      retry: int | None = None) -> Event | tuple[int, str, bool]:
+    """:func:`parse_frame_lean` for a frame given as its fields, ``data`` as raw bytes
+    (:meth:`rxclaude.SSEDecoder.push_fields`): the same result, and a plain delta costs no
+    ``Frame`` and no UTF-8 decoding. Invalid UTF-8 is replaced as the decoder would have.
+
+    Example:
+        >>> parse_fields_lean("content_block_delta",
+        ...     b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}')
+        (0, 'Hi', False)
+    """
+    try:
+        d = _loads(data)
+    except _JSONDecodeError:  # not JSON, or not UTF-8: the frame path below tells which
+        d = None
+    if type(d) is dict and len(d) == 3:
+        plain = _plain_delta(d)
+        if plain is not None:
+            return plain
+    frame = Frame(event, data.decode("utf-8", "replace"), id, retry)
+    return _typed(d, frame) if type(d) is dict else parse_frame_lean(frame)
 
 
 def _load(frame: Frame) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from reactivex.subject import AsyncSubject
 
 from . import operators as ops
 from ._accumulate import MessageAccumulator, MessageSnapshot
-from ._parse import error_for, parse_frame, parse_frame_lean
+from ._parse import error_for, parse_fields_lean, parse_frame, parse_frame_lean
 from ._ratelimit import RateLimits
 from .errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
 from .events import (
@@ -198,18 +198,28 @@ class MessageStream:
                         self._thinking.on_next(text)
                     return
                 event = lean
+        except Exception as e:  # malformed JSON, a delta out of order
+            if self._raw:
+                self._frames.on_next(frame)  # the frame that ended the stream, then the error
+            self._fail(e)
+            return
+        self._on_event(event, frame)
+
+    def _on_event(self, event: Event, frame: Frame | None) -> None:
+        """Take in one typed event; ``frame`` is its raw frame (``None`` when nobody wants it)."""
+        try:
             if type(event) is ErrorEvent:
                 error = error_for(event, status_code=self.status or 200)
                 if error.request_id is None:
                     error.request_id = self.request_id
                 raise error
             self._acc.feed(event)
-        except Exception as e:  # malformed JSON, an in-stream ``error`` event, events out of order
-            if self._raw:
+        except Exception as e:  # an in-stream ``error`` event, events out of order
+            if self._raw and frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
             self._fail(e)
             return
-        if self._raw:
+        if self._raw and frame is not None:
             self._frames.on_next(frame)
         self._events.on_next(event)
         if type(event) is ContentBlockDeltaEvent:
@@ -224,6 +234,28 @@ class MessageStream:
         self._others.on_next(event)
         if self._acc.done and not self._finished:
             self._finish_ok()
+
+    def _on_fields(self, event: str, data: bytes, id: str | None, retry: int | None) -> None:
+        # The request's decoder hands over each frame as its fields (``SSEDecoder.push_fields``),
+        # so while no one needs Frame objects (no ``frames`` subscriber) none is built for a
+        # plain delta: the lean route of ``_on_frame``, one step earlier.
+        if self._raw or self._typed or self._finished:
+            self._on_frame(Frame(event, data.decode("utf-8", "replace"), id, retry))
+            return
+        try:
+            lean = parse_fields_lean(event, data, id, retry)
+            if type(lean) is tuple:
+                index, text, thinking = lean
+                self._acc.feed_text(index, text, thinking)
+                if not thinking:
+                    self._text.on_next(text)
+                elif text:
+                    self._thinking.on_next(text)
+                return
+        except Exception as e:  # malformed JSON, a delta out of order
+            self._fail(e)
+            return
+        self._on_event(cast(Event, lean), None)
 
     def _fail(self, error: Exception) -> None:
         if self._finished:
@@ -579,17 +611,19 @@ class _Guarded(abc.ObserverBase[_T]):
 
 
 class _Intake:
-    """The stream's own observer of its source: the three bound methods, no wrapper between.
+    """The stream's own observer of its source: the bound methods, no wrapper between.
 
     Attached only to a :class:`DirectObservable` source (the stream's own request, which calls
     ``on_next`` only before its one terminal call); any other source is subscribed through
-    ``subscribe()`` and its guards.
+    ``subscribe()`` and its guards. ``on_fields`` lets the transport hand over each frame as the
+    SSE decoder's fields (``SSEDecoder.push_fields``), so no Frame is built unless one is needed.
     """
 
-    __slots__ = ("on_completed", "on_error", "on_next")
+    __slots__ = ("on_completed", "on_error", "on_fields", "on_next")
 
     def __init__(self, stream: MessageStream) -> None:
         self.on_next = stream._on_frame
+        self.on_fields = stream._on_fields  # the transport's Frame-free lane (Transport._pump)
         self.on_error = stream._fail
         self.on_completed = stream._on_completed
 

@@ -3,9 +3,10 @@
 Strategy: :meth:`Transport.frames` returns a *cold* Observable. Subscribing starts one asyncio
 task on the running loop; it sends the provider's request, retries failures before the first
 response byte (official SDK policy), then feeds each body chunk to the provider's sans-I/O
-decoder and pushes the frames to the observer. Disposing cancels the task, and cancelling closes
-the response's connection at once (``response.close()``, not a pooled release), so the server
-sees the disconnect and stops billing. Every read runs under an idle deadline that any byte --
+decoder and pushes the frames to the observer (to an observer with ``on_fields``, a
+MessageStream's own, as the decoder's fields: no Frame objects). Disposing cancels the task, and
+cancelling closes the response's connection at once (``response.close()``, not a pooled
+release), so the server sees the disconnect and stops billing. Every read runs under an idle deadline that any byte --
 pings included -- pushes back; failures surface as the typed errors of :mod:`rxclaude.errors`.
 """
 
@@ -286,8 +287,11 @@ class Transport:
     async def _pump(self, response: aiohttp.ClientResponse, provider: Provider, timeouts: Timeouts,
                     observer: abc.ObserverBase[Frame], on_chunk: Callable[[bytes], None] | None) -> None:
         decoder = provider.new_decoder()
-        emit = observer.on_next
-        push = getattr(decoder, "push", None) or _pushing(decoder)
+        push_fields, on_fields = getattr(decoder, "push_fields", None), getattr(observer, "on_fields", None)
+        if push_fields is not None and on_fields is not None:
+            push, emit = push_fields, on_fields  # an observer that takes frames as their fields
+        else:
+            push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
 
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -314,7 +318,7 @@ class Transport:
             if watchdog is not None:
                 watchdog.stop()
         for frame in decoder.close():
-            emit(frame)
+            observer.on_next(frame)
         observer.on_completed()
 
 

@@ -1,25 +1,29 @@
-"""MessageStream's two routes for text and thinking deltas give every subscriber the same values.
+"""MessageStream's routes for text and thinking deltas give every subscriber the same values.
 
 While nobody subscribes to ``events`` (or ``snapshots``), a plain text/thinking delta goes from
 its JSON straight to the accumulator and the ``text``/``thinking`` hub (no event objects); with
-an ``events`` subscriber every frame is typed first. Both must equal the public operator
+an ``events`` subscriber every frame is typed first. From the stream's own request the frames
+come as the decoder's fields, and no Frame is built while nobody subscribes to ``frames``. Both must equal the public operator
 pipeline (``ops.parse()`` then ``ops.text()``, ``ops.usage()``...), on every recorded stream,
 also when the ``events`` subscriber comes and goes mid-stream.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 import reactivex
+from reactivex.disposable import Disposable
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude._parse import parse_frame, parse_frame_lean
+from rxclaude._parse import parse_fields_lean, parse_frame, parse_frame_lean
 from rxclaude.errors import MalformedEventError
 from rxclaude.events import ContentBlockDeltaEvent, Frame, TextDelta, ThinkingDelta
+from rxclaude.operators._share import DirectObservable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = sorted(FIXTURES.glob("*.sse"))
@@ -46,9 +50,33 @@ def _expected(frames: list[Frame]) -> tuple[dict[str, list[Any]], Any]:
     return values, outcome[0]
 
 
-async def _through_stream(frames: list[Frame], *, typed: str) -> tuple[dict[str, list[Any]], Any, list[Any]]:
-    """Run the frames through a MessageStream; ``typed``: never / always / toggling an events subscriber."""
-    stream = rxclaude.MessageStream(reactivex.from_iterable(frames))
+def _fields_source(body: bytes) -> DirectObservable[Frame]:
+    """Like the transport's request: an observer that has ``on_fields`` (the stream's own) gets
+    the decoder's fields (``push_fields``), 500 bytes at a time; any other gets Frames."""
+
+    def subscribe(observer: Any, scheduler: Any = None) -> Disposable:
+        decoder = rxclaude.SSEDecoder()
+        on_fields = getattr(observer, "on_fields", None)
+        for i in range(0, len(body), 500):
+            if on_fields is not None:
+                decoder.push_fields(body[i : i + 500], on_fields)
+            else:
+                decoder.push(body[i : i + 500], observer.on_next)
+        observer.on_completed()
+        return Disposable()
+
+    return DirectObservable(subscribe)
+
+
+async def _through_stream(frames: list[Frame], *, typed: str,
+                          body: bytes | None = None) -> tuple[dict[str, list[Any]], Any, list[Any]]:
+    """Run the frames through a MessageStream; ``typed``: never / always / toggling an events
+    subscriber, or ``raw``: a frames subscriber throughout. With ``body``, the stream reads the
+    recording's bytes as the transport hands them over (``on_fields``) instead of Frames."""
+    stream = rxclaude.MessageStream(reactivex.from_iterable(frames) if body is None else _fields_source(body))
+    raw: list[Frame] = []
+    if typed == "raw":
+        stream.frames.subscribe(raw.append, lambda e: None)
     values: dict[str, list[Any]] = {}
     for name in DERIVED:
         values[name] = []
@@ -69,18 +97,20 @@ async def _through_stream(frames: list[Frame], *, typed: str) -> tuple[dict[str,
         outcome: Any = (await stream.final_message()).to_dict()
     except rxclaude.RxClaudeError as e:
         outcome = type(e)
-    return values, outcome, seen
+    return values, outcome, raw or seen
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
 async def test_both_routes_equal_the_operators(path: Path) -> None:
     frames = _frames(path)
     lean, outcome, _ = await _through_stream(frames, typed="never")
-    for typed in ("always", "toggling"):
-        values, got, seen = await _through_stream(frames, typed=typed)
-        assert (values, got) == (lean, outcome), typed
+    for typed, body in itertools.product(("never", "always", "toggling", "raw"), (None, path.read_bytes())):
+        values, got, seen = await _through_stream(frames, typed=typed, body=body)
+        assert (values, got) == (lean, outcome), (typed, body is not None)
         if typed == "always" and not isinstance(outcome, type):
             assert seen == [parse_frame(f) for f in frames]
+        if typed == "raw":  # every frame; after a failure, those up to the one that ended the stream
+            assert seen == frames if not isinstance(outcome, type) else (seen and seen == frames[: len(seen)])
     if path.name.startswith("fragment-"):
         # A fragment starts mid-message: the stream refuses a delta before message_start (and
         # so emits nothing), where the bare operators, keeping no state, pass its text along.
@@ -136,3 +166,23 @@ def test_malformed_frames_fail_alike(data: str) -> None:
     with pytest.raises(MalformedEventError) as typed:
         parse_frame(frame)
     assert str(lean.value) == str(typed.value)
+
+
+INVALID_UTF8 = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"caf\xc3 \xff"}}'
+
+
+@pytest.mark.parametrize("data", [PLAIN_TEXT, PLAIN_THINKING, *NOT_PLAIN, INVALID_UTF8.decode("utf-8", "replace")])
+def test_parse_from_fields_equals_parse_from_a_frame(data: str) -> None:
+    raw = INVALID_UTF8 if "\ufffd" in data else data.encode()
+    assert parse_fields_lean("content_block_delta", raw, "7", 3) == parse_frame_lean(
+        Frame("content_block_delta", data, "7", 3))
+
+
+@pytest.mark.parametrize("data", [*MALFORMED, '{"type":"content_block_delta","index":0,"delta":{"type":"text_d\xff'])
+def test_malformed_fields_fail_like_the_frame(data: str) -> None:
+    raw = data.encode("latin-1") if "\xff" in data else data.encode()
+    with pytest.raises(MalformedEventError) as fields:
+        parse_fields_lean("content_block_delta", raw)
+    with pytest.raises(MalformedEventError) as frame:
+        parse_frame_lean(Frame("content_block_delta", raw.decode("utf-8", "replace")))
+    assert str(fields.value) == str(frame.value)

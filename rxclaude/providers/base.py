@@ -42,6 +42,9 @@ class FrameDecoder(Protocol):
 
     A decoder may also have ``push(data, emit)``, handing each frame to ``emit`` as soon as it
     is complete (:meth:`rxclaude.SSEDecoder.push`); the transport uses it when it is there.
+    With ``push_fields(data, emit)`` too (:meth:`rxclaude.SSEDecoder.push_fields`), a frame can
+    go to an observer that takes it as ``on_fields(event, data_bytes, id, retry)`` (a
+    MessageStream's own) without a Frame object being built.
     """
 
     def feed(self, data: bytes) -> list[Frame]:
