@@ -34,6 +34,7 @@ __all__ = ["SSEDecoder"]
 _BOM = b"\xef\xbb\xbf"
 _MAX_CACHED_TYPES = 64  # distinct "event: <type>" lines remembered per decoder
 _SLICE = 16 * 1024  # bytes of complete lines interpreted at a time
+_FIRST_SLICE = 2 * 1024  # ... and at the start of each read
 _MAX_RETRY_DIGITS = 4000  # int() refuses longer decimal strings (sys.get_int_max_str_digits)
 
 
@@ -249,14 +250,16 @@ class SSEDecoder:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         limit = self._max
         try:
-            start, size = 0, len(region)
+            start, size, step = 0, len(region), _FIRST_SLICE
             while start < size:
-                # Whole lines, a slice of about _SLICE bytes at a time: a big read (a consumer
-                # that fell behind gets 200 KB at once) is split into a few hundred lines, not
-                # thousands, so they stay in the CPU caches and the first frame goes out sooner.
-                stop = size if size - start <= _SLICE else region.rfind(b"\n", start, start + _SLICE) + 1
+                # Whole lines, a slice at a time: a big read (a consumer that fell behind gets
+                # 200 KB at once) is split into a few hundred lines, not thousands, so they stay
+                # in the CPU caches; and a short first slice lets the first frames of a read go
+                # out before the rest of it is split.
+                stop = size if size - start <= step else region.rfind(b"\n", start, start + step) + 1
                 if stop <= start:  # one line longer than a slice
-                    stop = region.find(b"\n", start + _SLICE) + 1
+                    stop = region.find(b"\n", start + step) + 1
+                step = _SLICE
                 lines = region[start:stop].split(b"\n") if start or stop < size else region.split(b"\n")
                 lines.pop()  # the empty string after the final LF
                 if stop - start > limit:

@@ -10,6 +10,7 @@ import aiohttp
 from reactivex import Observable
 
 from ._retry import RetryPolicy
+from .content import validate_request
 from .events import Frame, Message
 from .files import FILES_BETA, Files
 from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
@@ -28,8 +29,6 @@ class Messages:
 
     def _validate(self, params: Mapping[str, Any]) -> None:
         if self._client.validate:
-            from .content import validate_request
-
             limit = getattr(self._client.provider, "max_request_bytes", None)
             if limit is None:
                 validate_request(params)
@@ -148,10 +147,10 @@ class Client:
 def _references_files(params: Mapping[str, Any]) -> bool:
     """Whether any content block of the request has a ``{"type": "file"}`` source."""
     for message in params.get("messages") or ():
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, list):
+        content = message.get("content") if type(message) is dict or isinstance(message, Mapping) else None
+        if type(content) is list:
             for block in content:
-                source = block.get("source") if isinstance(block, Mapping) else None
+                source = block.get("source") if type(block) is dict or isinstance(block, Mapping) else None
                 if isinstance(source, Mapping) and source.get("type") == "file":
                     return True
     return False

@@ -551,13 +551,13 @@ def _images(params: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]
     if not _is_list(messages):
         return
     for i, message in enumerate(messages):
-        if isinstance(message, Mapping) and _is_list(message.get("content")):
+        if _is_mapping(message) and _is_list(message.get("content")):
             yield from _images_in(message["content"], f"messages[{i}].content")
 
 
 def _images_in(blocks: Sequence[Any], where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for j, block in enumerate(blocks):
-        if not isinstance(block, Mapping):
+        if not _is_mapping(block):
             continue
         here = f"{where}[{j}]"
         kind = block.get("type")
@@ -576,7 +576,13 @@ def _images_in(blocks: Sequence[Any], where: str) -> Iterator[tuple[str, Mapping
 
 
 def _is_list(value: object) -> TypeGuard[Sequence[Any]]:
+    if type(value) is list or type(value) is tuple:  # what JSON-ish params hold: no ABC check
+        return True
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _check_base64_image(source: Mapping[str, Any], where: str) -> _media.ImageInfo:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -179,7 +180,7 @@ class Transport:
     ) -> None:
         failures: list[Exception] = []  # what each retried attempt failed with
         try:
-            async with asyncio.timeout(timeouts.total):
+            async with asyncio.timeout(timeouts.total) if timeouts.total is not None else _NO_TIMEOUT:
                 await self._attempts(provider, params, betas, path, timeouts, retry, observer,
                                      on_response, on_chunk, failures)
         except asyncio.CancelledError:
@@ -246,11 +247,13 @@ class Transport:
 
     async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes,
                     timeouts: Timeouts) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect, sock_read=None)
+        timeout = _client_timeout(timeouts.connect)
+        if type(headers) is not dict:
+            headers = dict(headers)
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeouts.first_byte):
-                return await self.session.request(method, url, headers=dict(headers), data=body,
+                return await self.session.request(method, url, headers=headers, data=body,
                                                   timeout=timeout, allow_redirects=False)
         except TimeoutError as e:
             if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
@@ -371,6 +374,15 @@ def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]]
             emit(frame)
 
     return push
+
+
+_NO_TIMEOUT = contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=8)
+def _client_timeout(connect: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's own timeouts: only the connect one (the rest are ours, typed)."""
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect, sock_read=None)
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:

@@ -748,10 +748,11 @@ def test_push_fields_matches_reference(stream: bytes, data: st.DataObject) -> No
 
 
 @settings(max_examples=300, deadline=None)
-@given(stream=st.one_of(token_streams, line_streams), size=st.integers(1, 24), data=st.data())
-def test_any_slice_size_matches_reference(stream: bytes, size: int, data: st.DataObject) -> None:
+@given(stream=st.one_of(token_streams, line_streams), size=st.integers(1, 24), first=st.integers(1, 24),
+       data=st.data())
+def test_any_slice_size_matches_reference(stream: bytes, size: int, first: int, data: st.DataObject) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
-    with mock.patch.object(sse_module, "_SLICE", size):
+    with mock.patch.object(sse_module, "_SLICE", size), mock.patch.object(sse_module, "_FIRST_SLICE", first):
         comments: list[str] = []
         assert feed_chunks(SSEDecoder(on_comment=comments.append), split_at(stream, cuts)) == reference(stream)[0]
         assert fields_as_frames(split_at(stream, cuts)) == reference(stream)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_VERSION = "2023-06-01"  # the documented version (see api-reference.md §4)
 
 
+@functools.cache
 def user_agent() -> str:
     """``rxclaude/<version> python/<version>``."""
     from .. import __version__
