@@ -39,7 +39,6 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable
 from reactivex.subject import AsyncSubject
 
 from . import operators as ops
@@ -62,7 +61,7 @@ from .events import (
     Usage,
 )
 from .operators import Broadcast
-from .operators._share import DirectObservable
+from .operators._share import DirectObservable, Once
 from .transport import Response
 
 __all__ = ["MessageStream"]
@@ -485,7 +484,7 @@ class MessageStream:
                 self.cancel()  # (a subscriber leaving at message_stop does not cancel a whole message)
 
         guarded.release = dispose  # a subscriber whose callback raised leaves like one that disposed
-        return Disposable(dispose)
+        return Once(dispose)
 
     def _recount(self) -> None:
         self._raw = self._frames.observer_count > 0

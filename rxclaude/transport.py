@@ -38,7 +38,7 @@ from .errors import (
     TransportError,
 )
 from .events import Frame
-from .operators._share import DirectObservable
+from .operators._share import DirectObservable, Once
 from .providers.base import FrameDecoder, Provider
 
 __all__ = ["Response", "Timeouts", "Transport"]
@@ -168,7 +168,7 @@ class Transport:
                 disposed[0] = True
                 task.cancel()
 
-            return Disposable(dispose)
+            return Once(dispose)
 
         return DirectObservable(subscribe)  # subscribing only starts a task: no trampoline needed
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+import reactivex
 from reactivex import Observer, abc
+from reactivex import operators as ops
 from reactivex.disposable import Disposable
 
+import rxclaude
 from rxclaude.operators import Broadcast
-from rxclaude.operators._share import DirectObservable
+from rxclaude.operators._share import DirectObservable, Once
 
 
 def test_broadcast_fans_out_and_isolates_a_failing_subscriber() -> None:
@@ -88,3 +93,35 @@ def test_direct_observable_routes_a_subscribe_failure_to_on_error() -> None:
     assert [str(e) for e in errors] == ["no loop"]
     with pytest.raises(RuntimeError):  # nobody handles it: raised, as Observable.subscribe does
         DirectObservable(subscribe).subscribe(print)
+
+
+def test_once_runs_its_action_once() -> None:
+    calls: list[int] = []
+    once = Once(lambda: calls.append(1))
+    assert not once.is_disposed
+    with once:
+        pass
+    once.dispose()
+    assert calls == [1] and once.is_disposed
+    assert Once().is_disposed  # nothing to do
+
+
+def test_operators_that_lock_their_source_get_a_lock_made_on_first_use() -> None:
+    hub: Broadcast[int] = Broadcast()
+    assert "_lock" not in hub.__dict__  # no RLock per hub, view or request until asked for
+    got: list[int] = []
+    hub.pipe(ops.take_while(lambda x: x < 3)).subscribe(got.append)  # take_while locks its source
+    for x in (1, 2, 3, 4):
+        hub.on_next(x)
+    assert got == [1, 2] and hub.lock is hub.lock
+
+
+async def test_a_stream_view_works_under_a_locking_operator() -> None:
+    frames = rxclaude.SSEDecoder().feed((Path(__file__).parent / "fixtures" / "text-basic-sonnet4.sse").read_bytes())
+    stream = rxclaude.MessageStream(reactivex.from_iterable(frames))
+    got: list[str] = []
+    stream.text.pipe(ops.take_while(lambda t: not t.startswith(" (That"))).subscribe(got.append)
+    stream.text.pipe(ops.delay(0.001)).subscribe(got.append)  # delay locks its source too
+    await stream.final_message()
+    await asyncio.sleep(0.05)
+    assert "".join(got).startswith("Olá!")

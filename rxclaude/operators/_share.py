@@ -9,16 +9,44 @@ replaced (never mutated) on subscribe/dispose, so ``on_next`` is one loop over a
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from reactivex import ConnectableObservable, Observable, abc
-from reactivex.disposable import Disposable
 from reactivex.observer import AutoDetachObserver
 
-__all__ = ["Broadcast", "DirectObservable", "broadcast"]
+__all__ = ["Broadcast", "DirectObservable", "Once", "broadcast"]
 
 _T = TypeVar("_T")
+
+
+class Once(abc.DisposableBase):
+    """A disposable that runs its action the first time it is disposed.
+
+    reactivex's ``Disposable`` takes an ``RLock`` per object so that two threads disposing at
+    once still run the action once; rxclaude's subscriptions live on one asyncio loop, where
+    swapping the action out first is enough.
+
+    Example:
+        >>> d = Once(lambda: print("bye")); d.dispose(); d.dispose()
+        bye
+    """
+
+    __slots__ = ("_action",)
+
+    def __init__(self, action: Callable[[], None] | None = None) -> None:
+        self._action = action
+
+    @property
+    def is_disposed(self) -> bool:
+        """Whether :meth:`dispose` was called (or there was nothing to do)."""
+        return self._action is None
+
+    def dispose(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 class DirectObservable(Observable[_T]):
@@ -34,6 +62,19 @@ class DirectObservable(Observable[_T]):
     Example:
         >>> DirectObservable(lambda observer, scheduler=None: Disposable()).subscribe(print)  # doctest: +SKIP
     """
+
+    def __init__(self, subscribe: abc.Subscription[_T] | None = None) -> None:
+        # Not Observable.__init__: it makes an RLock per instance, which only a few operators
+        # (delay, take_while...) ever take; ``lock`` below makes it when first asked for.
+        self._subscribe = subscribe
+
+    @property
+    def lock(self) -> threading.RLock:  # type: ignore[override]
+        """The ``RLock`` some reactivex operators take on their source (made on first use)."""
+        lock: threading.RLock | None = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__["_lock"] = threading.RLock()
+        return lock
 
     def subscribe(
         self,
@@ -57,7 +98,7 @@ class DirectObservable(Observable[_T]):
         except Exception as e:
             if not detach.fail(e):
                 raise
-        return Disposable(detach.dispose)
+        return Once(detach.dispose)
 
     def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
         """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
@@ -102,13 +143,13 @@ class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
                 observer.on_error(self._error)
             else:
                 observer.on_completed()
-            return Disposable()
+            return Once()
         self._observers = (*self._observers, observer)
 
         def dispose() -> None:
             self._observers = tuple(o for o in self._observers if o is not observer)
 
-        return Disposable(dispose)
+        return Once(dispose)
 
     def on_next(self, value: _T) -> None:
         for observer in self._observers:
