@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
-__all__ = ["PartialMode", "parse_partial_json"]
+__all__ = ["PartialMode", "StringTracker", "parse_partial_json"]
 
 PartialMode = Literal["on", "trailing-strings"]
 
@@ -33,6 +33,57 @@ _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _STRING_BODY = re.compile(r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
 _LITERALS = {"true": True, "false": False, "null": None}
+
+
+_QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
+
+
+class StringTracker:
+    """Whether JSON text fed so far, fragment by fragment, ends inside a string literal.
+
+    Linear in the text: it jumps from quote to quote (and over each escaped character). For
+    valid JSON only (outside strings, every ``"`` opens one). ``tool_input`` uses it to skip
+    re-parsing a buffer while it only grows inside an unfinished string, whose partial value
+    (without ``"trailing-strings"``) is the same.
+
+    Example:
+        >>> t = StringTracker(); t.feed('{"a": "x'), t.inside  # (a string ended, inside one)
+        (True, True)
+        >>> t.feed('y"}'), t.inside
+        (True, False)
+    """
+
+    __slots__ = ("_escaped", "inside")
+
+    def __init__(self) -> None:
+        self.inside = False
+        self._escaped = False  # the text ended with the backslash of an escape
+
+    def feed(self, text: str) -> bool:
+        """Take the next fragment; return whether a string ended in it."""
+        i, n = 0, len(text)
+        inside, escaped = self.inside, self._escaped
+        ended = False
+        while i < n:
+            if escaped:  # the character after a backslash never ends the string
+                i += 1
+                escaped = False
+            elif inside:
+                m = _QUOTE_OR_BACKSLASH.search(text, i)
+                if m is None:
+                    break
+                i = m.end()
+                if text[i - 1] == '"':
+                    inside, ended = False, True
+                else:
+                    escaped = True
+            else:
+                j = text.find('"', i)
+                if j < 0:
+                    break
+                inside, i = True, j + 1
+        self.inside, self._escaped = inside, escaped
+        return ended
 
 
 class _Incomplete(Exception):

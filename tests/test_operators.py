@@ -6,16 +6,25 @@ import tracemalloc
 from typing import Any
 
 import orjson
+import pytest
 import reactivex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reactivex import operators as rx
 from reactivex.testing import ReactiveTest, TestScheduler
 
 import rxclaude
 from rxclaude import operators as ops
+from rxclaude._accumulate import BlockState
+from rxclaude._partial_json import StringTracker, parse_partial_json
 from rxclaude.events import (
     ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
     InputJSONDelta,
+    Message,
     MessageDeltaEvent,
+    MessageStartEvent,
     PingEvent,
     RedactedThinkingBlock,
     TextBlock,
@@ -301,3 +310,78 @@ def test_parts_prefixes_are_exact_across_segments() -> None:
             assert parts.join(n) == "".join(pieces[:n])
 
     check()
+
+
+# -- tool input: linear in a long string, same values as parsing every prefix ------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(alphabet='ab"\\\n\x00é👋 ', max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet='k"\\', max_size=3),
+                                                                       children, max_size=3),
+    max_leaves=8,
+)
+
+
+def _tool_events(fragments: list[str]) -> list[Any]:
+    return [
+        MessageStartEvent(Message(id="m", model="x")),
+        ContentBlockStartEvent(0, ToolUseBlock(id="t", name="write", input={})),
+        *(ContentBlockDeltaEvent(0, InputJSONDelta(f)) for f in fragments),
+        ContentBlockStopEvent(0),
+    ]
+
+
+def _every_prefix(fragments: list[str], mode: Any) -> list[tuple[Any, bool]]:
+    """What tool_input emitted before it skipped any parse: each prefix parsed, changes only."""
+    out: list[tuple[Any, bool]] = [({}, False)]
+    raw = ""
+    for fragment in fragments:
+        raw += fragment
+        if raw:
+            value = parse_partial_json(raw, mode)
+            if value != out[-1][0]:
+                out.append((value, False))
+    out.append((orjson.loads(raw), True))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=4), _json_values, max_size=4), mode=st.sampled_from(["on", "trailing-strings"]),
+       data=st.data())
+def test_tool_input_values_are_those_of_every_prefix(value: dict[str, Any], mode: Any, data: st.DataObject) -> None:
+    raw = orjson.dumps(value).decode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=20)))
+    fragments = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
+    assert not errors
+    assert [(t.input, t.done) for t in items] == _every_prefix(fragments, mode)
+
+
+def test_a_long_string_in_tool_input_is_not_parsed_again_and_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    content = 'print("hello")\n' * 20_000  # 300 KB of a file's content, as a tool writes it
+    raw = orjson.dumps({"path": "a.py", "content": content}).decode()
+    fragments = [raw[i : i + 25] for i in range(0, len(raw), 25)]
+    parses: list[int] = []
+    real = BlockState.parse_input
+    monkeypatch.setattr(BlockState, "parse_input", lambda self, raw, mode="on": parses.append(1) or real(self, raw, mode))
+    items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input()))
+    assert not errors and items[-1].input["content"] == content
+    assert len(parses) < 10  # not once per fragment (12,000): the content string only grows
+
+
+@given(value=_json_values, data=st.data())
+def test_string_tracker_knows_where_strings_end(value: Any, data: st.DataObject) -> None:
+    raw = orjson.dumps(value).decode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=10)))
+    tracker = StringTracker()
+    inside = escaped = False
+    for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True):
+        ended = False
+        for c in raw[a:b]:  # the obvious character-by-character scan
+            if escaped:
+                escaped = False
+            elif inside and c == "\\":
+                escaped = True
+            elif c == '"':
+                ended, inside = ended or inside, not inside
+        assert tracker.feed(raw[a:b]) is ended and tracker.inside is inside

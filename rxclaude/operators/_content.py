@@ -10,7 +10,7 @@ import orjson
 from reactivex import Observable, abc
 
 from .._accumulate import BlockState
-from .._partial_json import PartialMode
+from .._partial_json import PartialMode, StringTracker
 from ..events import (
     TOOL_INPUT_BLOCKS,
     Citation,
@@ -125,7 +125,9 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
     the parsed input changes. Unfinished strings are left out (``partial_mode="on"``, the
     official SDK's default) or kept (``"trailing-strings"``). At ``content_block_stop`` the
     input equals the full JSON; JSON that is invalid (not merely unfinished) is a
-    :class:`~rxclaude.ToolInputError`.
+    :class:`~rxclaude.ToolInputError`. Linear in a long string value (a file's content): while
+    fragments only extend an unfinished string that the default mode leaves out, the input is
+    not parsed again, so an invalid character inside it is reported when that string ends.
 
     Example:
         >>> events.pipe(ops.tool_input()).subscribe(lambda t: print(t.name, t.input))  # doctest: +SKIP
@@ -133,7 +135,8 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
 
     def setup(observer: abc.ObserverBase[ToolInput]) -> tuple[Callable[[Event], None], None]:
         emit = observer.on_next
-        open_blocks: dict[int, tuple[BlockState, Any]] = {}
+        open_blocks: dict[int, tuple[BlockState, Any, StringTracker]] = {}
+        drops_open_strings = partial_mode == "on"
 
         def on_next(event: Event) -> None:
             t = type(event)
@@ -143,25 +146,33 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                     entry = open_blocks.get(event.index)  # type: ignore[union-attr]
                     if entry is None:
                         return
-                    state, last = entry
-                    state.json.append(delta.partial_json)
+                    state, last, strings = entry
+                    fragment = delta.partial_json
+                    state.json.append(fragment)
+                    was_inside = strings.inside
+                    if not strings.feed(fragment) and was_inside and drops_open_strings:
+                        # Still inside the same unfinished string, which this mode leaves out:
+                        # the value cannot have changed, so the buffer is not parsed again (a
+                        # long string value -- a file's content -- costs linear time, not
+                        # quadratic).
+                        return
                     raw = state.json.join(len(state.json))
                     if not raw:
                         return
                     value = state.parse_input(raw, partial_mode)
                     if value != last:
-                        open_blocks[state.index] = (state, value)
+                        open_blocks[state.index] = (state, value, strings)
                         emit(_value(state, value, False))
             elif t is ContentBlockStartEvent:
                 block = event.content_block  # type: ignore[union-attr]
                 if isinstance(block, TOOL_INPUT_BLOCKS):
                     state = BlockState(event.index, block)  # type: ignore[union-attr]
-                    open_blocks[state.index] = (state, block.input)
+                    open_blocks[state.index] = (state, block.input, StringTracker())
                     emit(_value(state, block.input, False))
             elif t is ContentBlockStopEvent:
                 entry = open_blocks.pop(event.index, None)  # type: ignore[union-attr]
                 if entry is not None:
-                    state, last = entry
+                    state, last, _ = entry
                     raw = state.json.join(len(state.json))
                     if raw:
                         try:
