@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
-__all__ = ["PartialMode", "StringTracker", "parse_partial_json"]
+__all__ = ["PartialMode", "StringTracker", "parse_partial_json", "split_string_body", "with_last_string"]
 
 PartialMode = Literal["on", "trailing-strings"]
 
@@ -36,34 +36,42 @@ _LITERALS = {"true": True, "false": False, "null": None}
 
 
 _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
+_STRUCTURE = re.compile(r'["{}\[\]:,]')
+_HIGH_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}$")
 
 
 class StringTracker:
-    """Whether JSON text fed so far, fragment by fragment, ends inside a string literal.
+    """Where JSON text fed fragment by fragment stands with respect to its strings.
 
-    Linear in the text: it jumps from quote to quote (and over each escaped character). For
-    valid JSON only (outside strings, every ``"`` opens one). ``tool_input`` uses it to skip
-    re-parsing a buffer while it only grows inside an unfinished string, whose partial value
-    (without ``"trailing-strings"``) is the same.
+    ``inside``: the text ends inside a string; ``is_key``: that string is an object key;
+    ``opened_at``: where its body starts in the last fragment (``None`` if it began earlier).
+    Linear in the text: it jumps between quotes, brackets, colons and commas, and over each
+    escaped character. For valid JSON only. ``tool_input`` uses it to skip re-parsing a buffer
+    that only grows inside an unfinished string.
 
     Example:
-        >>> t = StringTracker(); t.feed('{"a": "x'), t.inside  # (a string ended, inside one)
-        (True, True)
+        >>> t = StringTracker(); t.feed('{"a": "x'), t.inside, t.is_key  # (a string ended, ...)
+        (True, True, False)
         >>> t.feed('y"}'), t.inside
         (True, False)
     """
 
-    __slots__ = ("_escaped", "inside")
+    __slots__ = ("_escaped", "_expect_key", "_stack", "inside", "is_key", "opened_at")
 
     def __init__(self) -> None:
         self.inside = False
+        self.is_key = False
+        self.opened_at: int | None = None
         self._escaped = False  # the text ended with the backslash of an escape
+        self._stack: list[str] = []  # the open containers, "{" or "["
+        self._expect_key = False  # in an object, where its next key goes
 
     def feed(self, text: str) -> bool:
         """Take the next fragment; return whether a string ended in it."""
         i, n = 0, len(text)
-        inside, escaped = self.inside, self._escaped
+        inside, escaped, expect_key, stack = self.inside, self._escaped, self._expect_key, self._stack
         ended = False
+        opened_at = None
         while i < n:
             if escaped:  # the character after a backslash never ends the string
                 i += 1
@@ -78,12 +86,84 @@ class StringTracker:
                 else:
                     escaped = True
             else:
-                j = text.find('"', i)
-                if j < 0:
+                m = _STRUCTURE.search(text, i)
+                if m is None:
                     break
-                inside, i = True, j + 1
-        self.inside, self._escaped = inside, escaped
+                i = m.end()
+                c = text[i - 1]
+                if c == '"':
+                    inside, opened_at, self.is_key, expect_key = True, i, expect_key, False
+                elif c == "{" or c == "[":
+                    stack.append(c)
+                    expect_key = c == "{"
+                elif c == ",":
+                    expect_key = bool(stack) and stack[-1] == "{"
+                elif c == ":":
+                    expect_key = False
+                elif stack:  # "}" or "]"
+                    stack.pop()
+        self.inside, self._escaped, self._expect_key = inside, escaped, expect_key
+        self.opened_at = opened_at if inside else None
         return ended
+
+
+def split_string_body(raw: str) -> tuple[str, str]:
+    r"""Split the raw body of an unfinished JSON string into the part that decodes now and an
+    unfinished escape at its end (a ``\u`` escape of a high surrogate waits for its pair, as
+    the partial parsers leave it out).
+
+    Example:
+        >>> split_string_body('ab\\u00'), split_string_body('ab\\n')
+        (('ab', '\\u00'), ('ab\\n', ''))
+    """
+    done, pending = _cut_escape(raw, unfinished=True)
+    if pending:  # a high surrogate's escape just before the unfinished one waits too
+        done, before = _cut_escape(done, unfinished=False)
+        pending = before + pending
+    return done, pending
+
+
+def _cut_escape(raw: str, *, unfinished: bool) -> tuple[str, str]:
+    """Cut off the escape that ``raw`` ends with if it is unfinished (``unfinished=True``) or
+    a high surrogate's (both cases with ``True``; only the latter with ``False``)."""
+    j = raw.rfind("\\")
+    if j < 0 or j < len(raw) - 6:
+        return raw, ""
+    k = j
+    while k and raw[k - 1] == "\\":
+        k -= 1
+    if (j - k) % 2:  # this backslash is itself escaped
+        return raw, ""
+    escape = raw[j:]
+    if _HIGH_SURROGATE.match(escape) or (
+        unfinished and (len(escape) == 1 or (escape[1] == "u" and len(escape) < 6))
+    ):
+        return raw[:j], escape
+    return raw, ""
+
+
+def with_last_string(value: Any, old: str, new: str) -> Any:
+    """``value`` with its last leaf in document order -- a string equal to ``old`` -- now
+    ``new``, copying only the containers on the way; ``None`` if there is no such leaf.
+
+    Example:
+        >>> with_last_string({"a": 1, "b": ["x", "y"]}, "y", "yz")
+        {'a': 1, 'b': ['x', 'yz']}
+    """
+    if type(value) is str:
+        return new if value == old else None
+    if type(value) is dict and value:
+        key = next(reversed(value))
+        child = with_last_string(value[key], old, new)
+        if child is None:
+            return None
+        copy = dict(value)
+        copy[key] = child
+        return copy
+    if type(value) is list and value:
+        child = with_last_string(value[-1], old, new)
+        return None if child is None else [*value[:-1], child]
+    return None
 
 
 class _Incomplete(Exception):
@@ -189,8 +269,8 @@ class _Parser:
             return json.loads(s[start : end + 1])
         if end < len(s) and not (s[end] == "\\" and len(s) - end < 6):
             raise ValueError(f"invalid string at column {end}")
-        if self.trailing_strings:
-            raise _Incomplete(json.loads(s[start:end] + '"'))
+        if self.trailing_strings:  # (a high surrogate's escape waits for its pair, as in jiter)
+            raise _Incomplete(json.loads('"' + split_string_body(s[start + 1 : end])[0] + '"'))
         raise _Incomplete(_NOTHING)
 
     def array(self) -> list[Any]:

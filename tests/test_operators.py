@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import tracemalloc
 from typing import Any
 
@@ -345,11 +347,13 @@ def _every_prefix(fragments: list[str], mode: Any) -> list[tuple[Any, bool]]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(value=st.dictionaries(st.text(max_size=4), _json_values, max_size=4), mode=st.sampled_from(["on", "trailing-strings"]),
-       data=st.data())
-def test_tool_input_values_are_those_of_every_prefix(value: dict[str, Any], mode: Any, data: st.DataObject) -> None:
-    raw = orjson.dumps(value).decode()
+       ascii_only=st.booleans(), data=st.data())
+def test_tool_input_values_are_those_of_every_prefix(value: dict[str, Any], mode: Any, ascii_only: bool,
+                                                     data: st.DataObject) -> None:
+    # ascii_only: every non-ASCII character as a \uXXXX escape (emoji as surrogate pairs)
+    raw = json.dumps(value, ensure_ascii=True) if ascii_only else orjson.dumps(value).decode()
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=20)))
     fragments = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
@@ -357,16 +361,35 @@ def test_tool_input_values_are_those_of_every_prefix(value: dict[str, Any], mode
     assert [(t.input, t.done) for t in items] == _every_prefix(fragments, mode)
 
 
-def test_a_long_string_in_tool_input_is_not_parsed_again_and_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    content = 'print("hello")\n' * 20_000  # 300 KB of a file's content, as a tool writes it
-    raw = orjson.dumps({"path": "a.py", "content": content}).decode()
+@pytest.mark.parametrize("mode", ["on", "trailing-strings"])
+def test_a_long_string_in_tool_input_is_not_parsed_again_and_again(monkeypatch: pytest.MonkeyPatch, mode: Any) -> None:
+    # a file's content, as a tool writes it: 360 KB (60 KB when every growing value is kept)
+    content = 'print("héllo 👋")\n' * (20_000 if mode == "on" else 3_000)
+    raw = json.dumps({"path": "a.py", "content": content, "mode": "w"})  # escapes, surrogate pairs
     fragments = [raw[i : i + 25] for i in range(0, len(raw), 25)]
     parses: list[int] = []
     real = BlockState.parse_input
     monkeypatch.setattr(BlockState, "parse_input", lambda self, raw, mode="on": parses.append(1) or real(self, raw, mode))
-    items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input()))
-    assert not errors and items[-1].input["content"] == content
-    assert len(parses) < 10  # not once per fragment (12,000): the content string only grows
+    items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
+    assert not errors and items[-1].input == {"path": "a.py", "content": content, "mode": "w"} and items[-1].done
+    assert len(parses) < 20  # not once per fragment (up to 21,000): the content string only grows
+    if mode == "trailing-strings":  # the content grows live, fragment by fragment, always decoded whole
+        growing = [t.input["content"] for t in items if "content" in t.input and "mode" not in t.input]
+        assert len(growing) > 2_000 and all(content.startswith(c) for c in growing[::100])
+        assert all(len(a) <= len(b) for a, b in itertools.pairwise(growing))
+
+
+@pytest.mark.parametrize("mode", ["on", "trailing-strings"])
+@pytest.mark.parametrize("raw", [
+    '{"a": "x\\ud83d\\udc4by\\u00e9\\n\\\\\\"z", "b": ["p", {"q": "r\\ts"}], "k\\"ey": "v"}',
+    '{"a": [["deep", ["deeper \\"quoted\\""]]], "b": "", "c": "\\\\"}',
+])
+def test_tool_input_cut_at_every_character(raw: str, mode: Any) -> None:
+    for size in (1, 2, 3, 5, 7):
+        fragments = [raw[i : i + size] for i in range(0, len(raw), size)]
+        items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
+        assert not errors
+        assert [(t.input, t.done) for t in items] == _every_prefix(fragments, mode), size
 
 
 @given(value=_json_values, data=st.data())
@@ -374,14 +397,28 @@ def test_string_tracker_knows_where_strings_end(value: Any, data: st.DataObject)
     raw = orjson.dumps(value).decode()
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=10)))
     tracker = StringTracker()
-    inside = escaped = False
+    inside = escaped = is_key = False
+    stack: list[str] = []
+    previous = ""  # the last structural character outside strings
     for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True):
-        ended = False
-        for c in raw[a:b]:  # the obvious character-by-character scan
+        ended, opened_at = False, None
+        for i, c in enumerate(raw[a:b]):  # the obvious character-by-character scan
             if escaped:
                 escaped = False
-            elif inside and c == "\\":
-                escaped = True
+            elif inside:
+                if c == "\\":
+                    escaped = True
+                elif c == '"':
+                    inside, ended = False, True
             elif c == '"':
-                ended, inside = ended or inside, not inside
+                inside, opened_at = True, i + 1
+                is_key = bool(stack) and stack[-1] == "{" and previous in "{,"
+            elif c in "{[":
+                stack.append(c)
+            elif c in "}]":
+                stack.pop()
+            if not inside and c in '{}[]:,"':
+                previous = c
         assert tracker.feed(raw[a:b]) is ended and tracker.inside is inside
+        if inside:
+            assert tracker.is_key is is_key and tracker.opened_at == opened_at

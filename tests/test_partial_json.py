@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ jiter = pytest.importorskip("jiter")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
+    | st.text(max_size=8) | st.text(alphabet="é👋\n\\\"", max_size=6),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
     max_leaves=12,
 )
@@ -36,9 +37,12 @@ def ours_or_error(prefix: bytes, mode: Any) -> Any:
 
 
 @settings(max_examples=300, deadline=None)
-@given(json_values, st.sampled_from(["on", "trailing-strings"]), st.booleans())
-def test_every_prefix_matches_jiter(value: Any, mode: Any, indent: bool) -> None:
-    raw = orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
+@given(json_values, st.sampled_from(["on", "trailing-strings"]), st.booleans(), st.booleans())
+def test_every_prefix_matches_jiter(value: Any, mode: Any, indent: bool, ascii_only: bool) -> None:
+    if ascii_only:  # every non-ASCII character as a \uXXXX escape, emoji as surrogate pairs
+        raw = json.dumps(value, ensure_ascii=True, indent=2 if indent else None).encode()
+    else:
+        raw = orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
     for cut in range(len(raw) + 1):
         prefix = raw[:cut]
         try:

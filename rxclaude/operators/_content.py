@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -10,7 +11,7 @@ import orjson
 from reactivex import Observable, abc
 
 from .._accumulate import BlockState
-from .._partial_json import PartialMode, StringTracker
+from .._partial_json import PartialMode, StringTracker, split_string_body, with_last_string
 from ..events import (
     TOOL_INPUT_BLOCKS,
     Citation,
@@ -135,8 +136,8 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
 
     def setup(observer: abc.ObserverBase[ToolInput]) -> tuple[Callable[[Event], None], None]:
         emit = observer.on_next
-        open_blocks: dict[int, tuple[BlockState, Any, StringTracker]] = {}
-        drops_open_strings = partial_mode == "on"
+        open_blocks: dict[int, _OpenInput] = {}
+        trailing = partial_mode == "trailing-strings"
 
         def on_next(event: Event) -> None:
             t = type(event)
@@ -146,33 +147,45 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                     entry = open_blocks.get(event.index)  # type: ignore[union-attr]
                     if entry is None:
                         return
-                    state, last, strings = entry
                     fragment = delta.partial_json
-                    state.json.append(fragment)
+                    entry.state.json.append(fragment)
+                    strings = entry.strings
                     was_inside = strings.inside
-                    if not strings.feed(fragment) and was_inside and drops_open_strings:
-                        # Still inside the same unfinished string, which this mode leaves out:
-                        # the value cannot have changed, so the buffer is not parsed again (a
-                        # long string value -- a file's content -- costs linear time, not
-                        # quadratic).
-                        return
-                    raw = state.json.join(len(state.json))
+                    if not strings.feed(fragment) and was_inside:
+                        # The buffer only grew inside the same unfinished string: the value
+                        # stays the same (the default mode leaves the string out, and every
+                        # mode leaves out an unfinished key), or only that string grows, which
+                        # is patched in. No re-parse: a long string value (a file's content)
+                        # costs linear time, not quadratic.
+                        if not trailing or strings.is_key:
+                            return
+                        if entry.tail is not None:
+                            value = entry.extend(fragment)
+                            if value is not None:
+                                if value is not entry.last:
+                                    entry.last = value
+                                    emit(_value(entry.state, value, False))
+                                return
+                    raw = entry.state.json.join(len(entry.state.json))
                     if not raw:
                         return
-                    value = state.parse_input(raw, partial_mode)
-                    if value != last:
-                        open_blocks[state.index] = (state, value, strings)
-                        emit(_value(state, value, False))
+                    value = entry.state.parse_input(raw, partial_mode)
+                    entry.tail = None
+                    if trailing and strings.inside and not strings.is_key and strings.opened_at is not None:
+                        entry.follow(value, fragment[strings.opened_at :])
+                    if value != entry.last:
+                        entry.last = value
+                        emit(_value(entry.state, value, False))
             elif t is ContentBlockStartEvent:
                 block = event.content_block  # type: ignore[union-attr]
                 if isinstance(block, TOOL_INPUT_BLOCKS):
                     state = BlockState(event.index, block)  # type: ignore[union-attr]
-                    open_blocks[state.index] = (state, block.input, StringTracker())
+                    open_blocks[state.index] = _OpenInput(state, block.input)
                     emit(_value(state, block.input, False))
             elif t is ContentBlockStopEvent:
                 entry = open_blocks.pop(event.index, None)  # type: ignore[union-attr]
                 if entry is not None:
-                    state, last, _ = entry
+                    state, last = entry.state, entry.last
                     raw = state.json.join(len(state.json))
                     if raw:
                         try:
@@ -184,6 +197,47 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
         return on_next, None
 
     return lift(setup)
+
+
+class _OpenInput:
+    """A tool block whose input is still arriving: its buffer, the last value emitted, where its
+    strings stand, and (``"trailing-strings"``) the decoded text of the string it ends inside."""
+
+    __slots__ = ("last", "state", "strings", "tail")
+
+    def __init__(self, state: BlockState, value: Any) -> None:
+        self.state = state
+        self.last = value
+        self.strings = StringTracker()
+        self.tail: tuple[str, str] | None = None  # (decoded so far, an unfinished escape)
+
+    def follow(self, value: Any, body: str) -> None:
+        """Patch the open string from now on, if ``value`` ends with it (``body``: its raw text)."""
+        done, pending = split_string_body(body)
+        try:
+            text = json.loads('"' + done + '"')
+        except ValueError:
+            return
+        if with_last_string(value, text, text) is not None:
+            self.tail = (text, pending)
+
+    def extend(self, fragment: str) -> Any:
+        """The value with ``fragment`` added to the open string; ``None`` if it cannot be patched
+        (an invalid escape, say), and the buffer must be parsed."""
+        assert self.tail is not None
+        text, pending = self.tail
+        done, pending = split_string_body(pending + fragment)
+        if not done:
+            self.tail = (text, pending)
+            return self.last
+        try:
+            longer = text + json.loads('"' + done + '"')
+        except ValueError:
+            return None
+        value = with_last_string(self.last, text, longer)
+        if value is not None:
+            self.tail = (longer, pending)
+        return value
 
 
 def _value(state: BlockState, value: Any, done: bool) -> ToolInput:
