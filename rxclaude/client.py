@@ -27,14 +27,6 @@ class Messages:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def _validate(self, params: Mapping[str, Any]) -> None:
-        if self._client.validate:
-            limit = getattr(self._client.provider, "max_request_bytes", None)
-            if limit is None:
-                validate_request(params)
-            else:
-                validate_request(params, max_request_bytes=limit)
-
     def frames(self, **params: Any) -> Observable[Frame]:
         """A cold Observable of raw frames: every subscription sends one request.
 
@@ -42,7 +34,6 @@ class Messages:
 
             client.messages.frames(model=m, max_tokens=64, messages=msgs).pipe(ops.parse(), ops.text())
         """
-        self._validate(params)
         return self._client._frames(params)
 
     def stream(self, **params: Any) -> MessageStream:
@@ -56,7 +47,6 @@ class Messages:
                 s.text.subscribe(print)
                 final = await s.final_message()
         """
-        self._validate(params)
         holder: list[MessageStream] = []
         source = self._client._frames(params, on_response=lambda r: holder[0]._set_response(r))
         partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in self._client.betas else "on"
@@ -123,11 +113,19 @@ class Client:
         self.files = Files(self)
 
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
+        """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
         if FILES_BETA not in betas and self.provider.name == "anthropic" and _references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
+        body = self.provider.encode(params, betas)
+        if self.validate:
+            limit = getattr(self.provider, "max_request_bytes", None)
+            if limit is None:
+                validate_request(params, body=body)
+            else:
+                validate_request(params, body=body, max_request_bytes=limit)
         return self.transport.frames(self.provider, dict(params), betas=betas, timeouts=self.timeouts,
-                                     retry=self.retry, on_response=on_response)
+                                     retry=self.retry, on_response=on_response, body=body)
 
     async def close(self) -> None:
         """Cancel running requests and close the connection pool."""

@@ -40,9 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-import orjson
-
-from rxclaude import _media
+from rxclaude import _json, _media
 from rxclaude.errors import (
     ContentError,
     CorruptMediaError,
@@ -519,7 +517,7 @@ def validate_request(
             f"Haiku 4.5); image number {max_images + 1} is at {images[max_images][0]}",
             limit=max_images,
         )
-    size = len(body) if body is not None else len(orjson.dumps(params, default=_json_default))
+    size = len(body) if body is not None else len(_json.dumps(params))
     if size > max_request_bytes:
         raise MediaTooLargeError(
             f"request body is {size} bytes; the limit is {max_request_bytes} bytes "
@@ -630,15 +628,8 @@ def _largest_part(params: Mapping[str, Any]) -> str:
                 continue
             for j, block in enumerate(content):
                 if isinstance(block, Mapping):
-                    n = len(orjson.dumps(block, default=_json_default))
+                    n = len(_json.dumps(block))
                     if n > best:
                         best, best_where = n, f"messages[{i}].content[{j}]"
     return f"; the largest block is {best_where} ({best} bytes)" if best_where else ""
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    if isinstance(obj, Sequence) and not isinstance(obj, str | bytes | bytearray):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")

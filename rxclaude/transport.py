@@ -137,10 +137,13 @@ class Transport:
         retry: RetryPolicy = RetryPolicy(),
         on_response: Callable[[Response], None] | None = None,
         on_chunk: Callable[[bytes], None] | None = None,
+        body: bytes | None = None,
     ) -> Observable[Frame]:
         """A cold Observable: each subscription sends one request and emits its frames.
 
-        Must be subscribed on a thread with a running asyncio loop (Jupyter has one).
+        ``body``: the request body, already encoded (``provider.encode``); every request and
+        retry sends it as it is. Must be subscribed on a thread with a running asyncio loop
+        (Jupyter has one).
         """
 
         def subscribe(observer: abc.ObserverBase[Frame],
@@ -153,8 +156,8 @@ class Transport:
                     "(or a notebook cell), or use asyncio.run()"))
                 return Disposable()
             disposed = [False]
-            coro = self._run(provider, params, betas, path, timeouts, retry, observer, on_response, on_chunk,
-                             disposed)
+            coro = self._run(provider, params, betas, path, body, timeouts, retry, observer, on_response,
+                             on_chunk, disposed)
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
                 # after the caller's next await; nothing can arrive before that first suspension.
@@ -174,14 +177,14 @@ class Transport:
 
     async def _run(
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
-        timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
+        body: bytes | None, timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
     ) -> None:
         failures: list[Exception] = []  # what each retried attempt failed with
         try:
             async with asyncio.timeout(timeouts.total) if timeouts.total is not None else _NO_TIMEOUT:
-                await self._attempts(provider, params, betas, path, timeouts, retry, observer,
+                await self._attempts(provider, params, betas, path, body, timeouts, retry, observer,
                                      on_response, on_chunk, failures)
         except asyncio.CancelledError:
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
@@ -207,13 +210,15 @@ class Transport:
 
     async def _attempts(
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
-        timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
+        body: bytes | None, timeouts: Timeouts, retry: RetryPolicy, observer: abc.ObserverBase[Frame],
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
     ) -> None:
         retries = 0
+        if body is None:
+            body = provider.encode(params, betas)  # once: every attempt sends the same bytes
         while True:
-            request = await provider.build_request(params, betas=betas, path=path)
+            request = await provider.build_request(params, betas=betas, path=path, body=body)
             try:
                 response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
             except (TransportError, ConnectionError) as e:
@@ -225,8 +230,8 @@ class Transport:
                 raise
             try:
                 if response.status >= 400:
-                    body = await self._read_error_body(response, timeouts)
-                    error = provider.error_from_response(response.status, response.headers, body)
+                    error_body = await self._read_error_body(response, timeouts)
+                    error = provider.error_from_response(response.status, response.headers, error_body)
                     if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
                         failures.append(error)
                         response.release()

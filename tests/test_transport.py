@@ -245,6 +245,22 @@ async def test_retryable_status_then_success(server: MockServer, status: int, cl
         assert (await within(stream.final_message())).text.startswith("tok0")
         assert len(server.requests) == 3
         assert stream.status == 200 and stream.response is not None and stream.response.retries == 2
+    assert server.requests[0].body == server.requests[1].body == server.requests[2].body  # the same bytes
+
+
+async def test_the_body_is_encoded_once_and_validation_measures_it(server: MockServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    server.enqueue(Reply.error(529, retry_after_ms=10), LONG)
+    async with make_client(server) as client:
+        encoded: list[bytes] = []
+        real = type(client.provider).encode
+        monkeypatch.setattr(type(client.provider), "encode",
+                            lambda self, params, betas=(): encoded.append(real(self, params, betas)) or encoded[-1])
+        await within(client.messages.stream(**PARAMS).final_message())  # two attempts
+        assert len(encoded) == 1 and server.requests[-1].body == encoded[0]
+        client.provider.max_request_bytes = len(encoded[0]) - 1  # type: ignore[attr-defined]
+        with pytest.raises(rxclaude.MediaTooLargeError, match=f"request body is {len(encoded[0])} bytes"):
+            client.messages.stream(**PARAMS)  # the limit is checked against the body that would be sent
 
 
 @pytest.mark.parametrize(("status", "cls", "etype"), [(429, RateLimitError, "rate_limit_error"),
@@ -586,3 +602,13 @@ async def test_total_timeout_names_the_last_failure() -> None:
                 raise AssertionError("expected TotalTimeoutError")
         finally:
             await client.close()
+
+
+async def test_params_may_hold_any_mapping_or_sequence(server: MockServer) -> None:
+    from types import MappingProxyType
+
+    server.enqueue(LONG)
+    message = MappingProxyType({"role": "user", "content": ({"type": "text", "text": "Hi"},)})
+    async with make_client(server) as client:
+        await within(client.messages.stream(**{**PARAMS, "messages": (message,)}).final_message())
+    assert server.requests[-1].json["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from .. import _json
 from .._sse import SSEDecoder
 from ..errors import APIError, AuthenticationError, error_class_for, error_from_body
 from .base import HTTPRequest
@@ -86,11 +87,22 @@ class AnthropicProvider:
         headers.update(self.default_headers)
         return headers
 
+    def encode(self, params: Mapping[str, Any], betas: Sequence[str] = ()) -> bytes:
+        """The JSON body: the params with ``"stream": true``.
+
+        Example:
+            >>> AnthropicProvider(api_key="k").encode({"model": "m", "max_tokens": 5})
+            b'{"model":"m","max_tokens":5,"stream":true}'
+        """
+        return _json.dumps({**params, "stream": True})
+
     async def build_request(
-        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = "/v1/messages"
+        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = "/v1/messages",
+        body: bytes | None = None,
     ) -> HTTPRequest:
-        """The streaming request for these Messages params."""
-        body = orjson.dumps({**params, "stream": True})
+        """The streaming request for these Messages params (``body``: already encoded)."""
+        if body is None:
+            body = self.encode(params, betas)
         return HTTPRequest("POST", self.base_url + path, self.headers(betas), body)
 
     def new_decoder(self) -> SSEDecoder:

@@ -61,10 +61,16 @@ class Provider(Protocol):
 
     name: str
 
+    def encode(self, params: Mapping[str, Any], betas: Sequence[str] = ()) -> bytes:
+        """The request body for these Messages params (``stream`` forced on): made once per
+        request, so validation measures the real body and retries send it again as it is."""
+        ...
+
     async def build_request(
-        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = "/v1/messages"
+        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = "/v1/messages",
+        body: bytes | None = None,
     ) -> HTTPRequest:
-        """The streaming request for these Messages params (``stream`` is forced on)."""
+        """The streaming request for these Messages params: ``body``, or ``encode(params, betas)``."""
         ...
 
     def new_decoder(self) -> FrameDecoder:

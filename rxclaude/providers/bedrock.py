@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import orjson
 
+from .. import _json
 from ..errors import APIError, RxClaudeError, error_class_for, error_from_body
 from ._eventstream import EventStreamDecoder, bedrock_error_type
 from .base import HTTPRequest
@@ -172,8 +173,13 @@ class BedrockProvider:
             body["anthropic_beta"] = merged
         return body
 
+    def encode(self, params: Mapping[str, Any], betas: Sequence[str] = ()) -> bytes:
+        """The JSON body (:meth:`body_for`), serialized."""
+        return _json.dumps(self.body_for(params, betas))
+
     async def build_request(
-        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = _MESSAGES_PATH
+        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = _MESSAGES_PATH,
+        body: bytes | None = None,
     ) -> HTTPRequest:
         """The signed streaming request for these Messages params.
 
@@ -189,7 +195,8 @@ class BedrockProvider:
         if not isinstance(model, str) or not model:
             raise ValueError("params['model'] must be a Bedrock model id or inference profile")
         url = self.url_for(model)
-        body = orjson.dumps(self.body_for(params, betas))
+        if body is None:
+            body = self.encode(params, betas)
         headers = {"content-type": "application/json", "accept": "application/vnd.amazon.eventstream"}
         if self._api_key is not None:
             headers["authorization"] = f"Bearer {self._api_key}"

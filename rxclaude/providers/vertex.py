@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import orjson
 
+from .. import _json
 from ..errors import APIError, RxClaudeError, error_class_for, error_from_body
 from .base import FrameDecoder, HTTPRequest
 
@@ -175,8 +176,13 @@ class VertexProvider:
         body.setdefault("anthropic_version", self.anthropic_version)
         return body
 
+    def encode(self, params: Mapping[str, Any], betas: Sequence[str] = ()) -> bytes:
+        """The JSON body (:meth:`body_for`), serialized (betas go in a header)."""
+        return _json.dumps(self.body_for(params))
+
     async def build_request(
-        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = _MESSAGES_PATH
+        self, params: Mapping[str, Any], *, betas: Sequence[str] = (), path: str = _MESSAGES_PATH,
+        body: bytes | None = None,
     ) -> HTTPRequest:
         """The authenticated streaming request for these Messages params.
 
@@ -203,7 +209,7 @@ class VertexProvider:
         headers["authorization"] = f"Bearer {token}"
         if quota_project:
             headers["x-goog-user-project"] = quota_project
-        return HTTPRequest("POST", url, headers, orjson.dumps(self.body_for(params)))
+        return HTTPRequest("POST", url, headers, body if body is not None else self.encode(params, betas))
 
     def _fresh_token(self) -> tuple[str, str | None, str | None]:
         """A valid token, refreshing the credentials if needed (blocking)."""
