@@ -200,23 +200,26 @@ class MessageStream:
         except Exception as e:  # malformed JSON, a delta out of order
             if self._raw:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
-            self._fail(e)
+            self._fail(_untraced(e))
             return
         self._on_event(event, frame)
 
     def _on_event(self, event: Event, frame: Frame | None) -> None:
         """Take in one typed event; ``frame`` is its raw frame (``None`` when nobody wants it)."""
-        try:
-            if type(event) is ErrorEvent:
-                error = error_for(event, status_code=self.status or 200)
-                if error.request_id is None:
-                    error.request_id = self.request_id
-                raise error
-            self._acc.feed(event)
-        except Exception as e:  # an in-stream ``error`` event, events out of order
+        error: Exception | None = None
+        if type(event) is ErrorEvent:  # an in-stream ``error``: its typed error ends the stream
+            error = error_for(event, status_code=self.status or 200)
+            if error.request_id is None:
+                error.request_id = self.request_id
+        else:
+            try:
+                self._acc.feed(event)
+            except Exception as e:  # events out of order
+                error = _untraced(e)
+        if error is not None:
             if self._raw and frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
-            self._fail(e)
+            self._fail(error)
             return
         if self._raw and frame is not None:
             self._frames.on_next(frame)
@@ -252,7 +255,7 @@ class MessageStream:
                     self._thinking.on_next(text)
                 return
         except Exception as e:  # malformed JSON, a delta out of order
-            self._fail(e)
+            self._fail(_untraced(e))
             return
         self._on_event(cast(Event, lean), None)
 
@@ -288,7 +291,7 @@ class MessageStream:
         try:
             message = self._acc.message()
         except Exception as e:  # e.g. ToolInputError on invalid tool JSON
-            self._fail(e)
+            self._fail(_untraced(e))
             return
         self._final = message
         self._finished = True
@@ -318,7 +321,7 @@ class MessageStream:
             else:
                 self._connection = source.subscribe(intake)
             if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
-                self._connection.dispose()
+                self._connection_dispose()
         return self
 
     @property
@@ -352,8 +355,16 @@ class MessageStream:
             self._signal_done()
 
     def _connection_dispose(self) -> None:
-        if self._connection is not None:
-            self._connection.dispose()
+        connection, self._connection = self._connection, None  # (it holds the request's task)
+        if connection is not None:
+            connection.dispose()
+
+    @property
+    def error(self) -> Exception | None:
+        """What ended the stream short of its end: its typed error, or
+        :class:`~rxclaude.StreamCancelledError` after :meth:`cancel`; ``None`` otherwise.
+        ``final_message()`` raises it; this reads it without raising (after ``await wait()``)."""
+        return self._error
 
     @property
     def cancelled(self) -> bool:
@@ -634,6 +645,22 @@ def _report(error: Exception, message: str) -> None:
         logging.getLogger("rxclaude").error(message, exc_info=error)
         return
     loop.call_exception_handler({"message": message, "exception": error})
+
+
+def _untraced(error: Exception) -> Exception:
+    """``error`` (a bad frame or event, caught while the stream takes a frame in) without its
+    tracebacks, nor those of the exceptions it was raised from. Their frames lead back, caller
+    by caller, to the request's read loop, which holds the stream: the stream keeps its error,
+    so it would wait for the cyclic GC. The message already says which event and data;
+    ``final_message()`` raises it with a fresh traceback.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        e.__traceback__ = None
+        e = e.__cause__ or e.__context__
+    return error
 
 
 def _has_loop() -> bool:

@@ -207,6 +207,11 @@ class Transport:
             observer.on_error(error)
         except Exception as e:
             observer.on_error(e)
+        finally:
+            # These frames can outlive the request: a cancellation's traceback keeps them (with
+            # asyncio's own cycle through the future it interrupted). Their locals must not keep
+            # the subscriber -- a stream and its whole message -- alive until a full GC too.
+            del observer, on_response
 
     async def _attempts(
         self, provider: Provider, params: Mapping[str, Any], betas: Sequence[str], path: str,
@@ -214,41 +219,44 @@ class Transport:
         on_response: Callable[[Response], None] | None, on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
     ) -> None:
-        retries = 0
-        if body is None:
-            body = provider.encode(params, betas)  # once: every attempt sends the same bytes
-        while True:
-            request = await provider.build_request(params, betas=betas, path=path, body=body)
-            try:
-                response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
-            except (TransportError, ConnectionError) as e:
-                if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
-                    failures.append(e)
-                    await asyncio.sleep(retry.delay(retries))
-                    retries += 1
-                    continue
-                raise
-            try:
-                if response.status >= 400:
-                    error_body = await self._read_error_body(response, timeouts)
-                    error = provider.error_from_response(response.status, response.headers, error_body)
-                    if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
-                        failures.append(error)
-                        response.release()
-                        await asyncio.sleep(retry.delay(retries, response.headers))
+        try:
+            retries = 0
+            if body is None:
+                body = provider.encode(params, betas)  # once: every attempt sends the same bytes
+            while True:
+                request = await provider.build_request(params, betas=betas, path=path, body=body)
+                try:
+                    response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
+                except (TransportError, ConnectionError) as e:
+                    if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
+                        failures.append(e)
+                        await asyncio.sleep(retry.delay(retries))
                         retries += 1
                         continue
-                    if on_response is not None:  # status, request id and retry-after of the failure
+                    raise
+                try:
+                    if response.status >= 400:
+                        error_body = await self._read_error_body(response, timeouts)
+                        error = provider.error_from_response(response.status, response.headers, error_body)
+                        if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
+                            failures.append(error)
+                            response.release()
+                            await asyncio.sleep(retry.delay(retries, response.headers))
+                            retries += 1
+                            continue
+                        if on_response is not None:  # status, request id and retry-after of the failure
+                            on_response(Response(response.status, response.headers,
+                                                 _request_id(response.headers), retries))
+                        raise error
+                    if on_response is not None:
                         on_response(Response(response.status, response.headers,
                                              _request_id(response.headers), retries))
-                    raise error
-                if on_response is not None:
-                    on_response(Response(response.status, response.headers,
-                                         _request_id(response.headers), retries))
-                await self._pump(response, provider, timeouts, observer, on_chunk)
-                return
-            finally:
-                response.close()  # closes the connection unless fully read and released
+                    await self._pump(response, provider, timeouts, observer, on_chunk)
+                    return
+                finally:
+                    response.close()  # closes the connection unless fully read and released
+        finally:
+            del observer, on_response  # (see _run)
 
     async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes,
                     timeouts: Timeouts) -> aiohttp.ClientResponse:
@@ -322,12 +330,13 @@ class Transport:
                 if on_chunk is not None:
                     on_chunk(chunk)
                 push(chunk, emit)  # each frame goes out as soon as it is decoded
+            for frame in decoder.close():
+                observer.on_next(frame)
+            observer.on_completed()
         finally:
             if watchdog is not None:
                 watchdog.stop()
-        for frame in decoder.close():
-            observer.on_next(frame)
-        observer.on_completed()
+            del observer, emit, on_fields  # (see _run)
 
 
 class _IdleWatchdog:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 import rxclaude
-from rxclaude import Client
+from rxclaude import Client, Timeouts
 from rxclaude.errors import OverloadedError, StreamCancelledError
 from rxclaude.events import TextBlock, ThinkingBlock, ToolUseBlock, WebSearchResultLocation
 from rxclaude.testing import MockServer, Reply, split_frames
@@ -523,18 +523,24 @@ async def test_a_raising_callback_ends_only_its_subscriber(server: MockServer, c
 # -- memory: a finished stream is freed by reference counting, without waiting for the GC ---------
 
 
-@pytest.mark.parametrize("ending", ["completed", "cancelled"])
+@pytest.mark.parametrize("ending", ["completed", "cancelled", "cancelled by a callback", "error event", "malformed",
+                                    "reset", "stalled"])
 async def test_a_finished_stream_is_freed_at_once(server: MockServer, client: Client, ending: str) -> None:
     """No reference cycle keeps a finished stream (and its whole message) alive until a full
-    garbage collection: in a long-running service that would hold every recent answer.
-
-    (A stream that *failed* keeps its error, whose traceback holds the frames that raised it,
-    and those hold the stream: that rarer case is left to the cyclic GC.)
+    garbage collection: in a long-running service that would hold every recent answer. Also a
+    failed one, which keeps its error, as long as the error was not raised through a frame that
+    holds the stream (an ``await stream.final_message()`` next to a ``stream`` variable: then,
+    as with any exception an asyncio future keeps, the cyclic GC frees it).
     """
     import gc
     import weakref
 
-    server.enqueue(Reply.text([f"t{i} " for i in range(50)]))
+    reply = Reply.text([f"t{i} " for i in range(50)])
+    faults = {"error event": {"error_after": 10}, "malformed": {"malformed_after": 10},
+              "reset": {"reset_after_bytes": 3000}, "stalled": {"stall_after": 10}}
+    server.enqueue(reply.with_faults(**faults[ending]) if ending in faults else reply)
+    if ending == "stalled":
+        client.timeouts = Timeouts(idle=0.2)
     gc.collect()
     gc.disable()
     try:
@@ -548,8 +554,13 @@ async def test_a_finished_stream_is_freed_at_once(server: MockServer, client: Cl
                 stream.connect()
                 await until(lambda: len(texts) >= 3)
                 stream.cancel()
-            with contextlib.suppress(rxclaude.RxClaudeError):
+            elif ending == "cancelled by a callback":  # from inside the request's own task
+                stream.text.subscribe(lambda t: stream.cancel() if len(texts) >= 3 else None)
+            if ending == "completed":
                 await within(stream.final_message())
+            else:
+                await within(stream.wait())  # (a cancel may come after the last word: no error then)
+                assert isinstance(stream.error, rxclaude.RxClaudeError) or ending.startswith("cancelled")
             return weakref.ref(stream)
 
         ref = await run()
