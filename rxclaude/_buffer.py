@@ -396,9 +396,10 @@ class SinkHandle(abc.DisposableBase, Generic[_R]):
     sinks. To write a sink of your own, subscribe, pass the subscription to :meth:`attach`, and
     call :meth:`finish` when the source ends.
 
-    Example:
-        >>> handle = sinks.print_text(stream.text)  # doctest: +SKIP
-        >>> await handle  # or handle.dispose() to stop early
+    Example::
+
+        handle = sinks.print_text(stream.text)
+        await handle  # or handle.dispose() to stop early
     """
 
     def __init__(self, result: Callable[[], _R], *, on_stop: Callable[[], None] | None = None) -> None:
@@ -495,9 +496,10 @@ def to_async_sink(
     An exception raised by ``fn`` disposes the subscription and becomes the handle's error.
     ``handle.stats`` counts what was dropped. This needs a running asyncio loop.
 
-    Example:
-        >>> handle = stream.text.pipe(ops.to_async_sink(websocket.send_str, maxsize=256))  # doctest: +SKIP
-        >>> await handle
+    Example::
+
+        handle = stream.text.pipe(ops.to_async_sink(websocket.send_str, maxsize=256))
+        await handle
     """
     _check(maxsize, overflow)
 

@@ -55,7 +55,7 @@ def parse_frame(frame: Frame) -> Event:
 
     Example:
         >>> parse_frame(Frame("content_block_stop", '{"type":"content_block_stop","index":0}'))
-        ContentBlockStopEvent(index=0)
+        ContentBlockStopEvent(index=0, extra={})
     """
     d = _load(frame)
     if len(d) == 3:

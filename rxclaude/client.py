@@ -10,7 +10,7 @@ import aiohttp
 from reactivex import Observable
 
 from ._retry import RetryPolicy
-from .content import validate_request
+from .content import references_files, validate_request
 from .events import Frame, Message
 from .files import FILES_BETA, Files
 from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
@@ -115,7 +115,7 @@ class Client:
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
         """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
-        if FILES_BETA not in betas and self.provider.name == "anthropic" and _references_files(params):
+        if FILES_BETA not in betas and self.provider.name == "anthropic" and references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:
@@ -140,15 +140,3 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(provider={self.provider!r})"
-
-
-def _references_files(params: Mapping[str, Any]) -> bool:
-    """Whether any content block of the request has a ``{"type": "file"}`` source."""
-    for message in params.get("messages") or ():
-        content = message.get("content") if type(message) is dict or isinstance(message, Mapping) else None
-        if type(content) is list:
-            for block in content:
-                source = block.get("source") if type(block) is dict or isinstance(block, Mapping) else None
-                if isinstance(source, Mapping) and source.get("type") == "file":
-                    return True
-    return False

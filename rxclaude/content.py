@@ -66,6 +66,7 @@ __all__ = [
     "Source",
     "document",
     "image",
+    "references_files",
     "text",
     "user",
     "validate_request",
@@ -545,32 +546,47 @@ def validate_request(
 
 
 def _images(params: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    return ((where, block) for where, block in _blocks(params) if block.get("type") == "image")
+
+
+def references_files(params: Mapping[str, Any]) -> bool:
+    """Whether any content block -- also inside a ``tool_result`` or a content document -- has a
+    ``{"type": "file"}`` source: such a request needs the Files API beta.
+
+    Example:
+        >>> references_files({"messages": [user(document("file_011C"), "Summarize")]})
+        True
+    """
+    for _, block in _blocks(params):
+        source = block.get("source")
+        if _is_mapping(source) and source.get("type") == "file":
+            return True
+    return False
+
+
+def _blocks(params: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every content block of the request's messages, nested ones included, with its location."""
     messages = params.get("messages")
     if not _is_list(messages):
         return
     for i, message in enumerate(messages):
         if _is_mapping(message) and _is_list(message.get("content")):
-            yield from _images_in(message["content"], f"messages[{i}].content")
+            yield from _blocks_in(message["content"], f"messages[{i}].content")
 
 
-def _images_in(blocks: Sequence[Any], where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _blocks_in(blocks: Sequence[Any], where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for j, block in enumerate(blocks):
         if not _is_mapping(block):
             continue
         here = f"{where}[{j}]"
+        yield here, block
         kind = block.get("type")
-        if kind == "image":
-            yield here, block
-        elif kind == "tool_result" and _is_list(block.get("content")):
-            yield from _images_in(block["content"], f"{here}.content")
+        if kind == "tool_result" and _is_list(block.get("content")):
+            yield from _blocks_in(block["content"], f"{here}.content")
         elif kind == "document":
             source = block.get("source")
-            if (
-                isinstance(source, Mapping)
-                and source.get("type") == "content"
-                and _is_list(source.get("content"))
-            ):
-                yield from _images_in(source["content"], f"{here}.source.content")
+            if _is_mapping(source) and source.get("type") == "content" and _is_list(source.get("content")):
+                yield from _blocks_in(source["content"], f"{here}.source.content")
 
 
 def _is_list(value: object) -> TypeGuard[Sequence[Any]]:

@@ -588,7 +588,7 @@ def delta_from_dict(d: dict[str, Any]) -> Delta:
 
     Example:
         >>> delta_from_dict({"type": "text_delta", "text": "Hi"})
-        TextDelta(text='Hi', type='text_delta', extra=mappingproxy({}))
+        TextDelta(text='Hi', type='text_delta', extra={})
     """
     t = d.get("type")
     try:
@@ -671,7 +671,7 @@ class Message(_Value):
     Example:
         >>> m = Message(id="msg_1", model="claude-sonnet-4-5", content=(TextBlock("Hi"),))
         >>> m.text, m.to_dict()["content"]
-        ('Hi', [{'type': 'text', 'text': 'Hi', 'citations': None}])
+        ('Hi', [{'type': 'text', 'text': 'Hi'}])
     """
 
     id: str = ""

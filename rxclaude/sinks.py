@@ -427,9 +427,10 @@ def notebook(
     second. A ``MessageStream`` is connected if it has not started yet. Pressing Stop unsubscribes,
     calls ``stream.cancel()`` and then ``on_stop()``. Errors are shown in the view and kept on it.
 
-    Example:
-        >>> view = sinks.notebook(client.messages.stream(**params))  # doctest: +SKIP
-        >>> await view  # the final text
+    Example::
+
+        view = sinks.notebook(client.messages.stream(**params))
+        await view  # the final text
     """
     interval = _check_rate(refresh_per_second)
     if render not in ("markdown", "text"):

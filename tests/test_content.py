@@ -24,6 +24,7 @@ from rxclaude.content import (
     MAX_REQUEST_BYTES,
     document,
     image,
+    references_files,
     text,
     user,
     validate_request,
@@ -623,6 +624,18 @@ def test_bad_documents(tmp_path: Path) -> None:
 
 def request(*messages: dict[str, Any]) -> dict[str, Any]:
     return {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": list(messages)}
+
+
+def test_references_files_finds_a_file_source_at_any_depth() -> None:
+    assert references_files(request(user(document("file_1"), "Hi")))
+    in_tool_result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                                                   "content": [image("file_2")]}]}
+    assert references_files(request(in_tool_result))
+    in_document = {"role": "user", "content": [{"type": "document",
+                                                "source": {"type": "content", "content": (image("file_3"),)}}]}
+    assert references_files(request(in_document))
+    assert not references_files(request(user(image("https://example.com/a.png"), "Hi")))
+    assert not references_files(request({"role": "user", "content": "plain string content"}))
 
 
 def test_validate_accepts_a_normal_request() -> None:

@@ -203,10 +203,11 @@ def _report(error: Exception) -> None:
 def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:
     """Like ``reactivex.operators.publish()``, through a lock-free :class:`Broadcast`.
 
-    Example:
-        >>> hot = events.pipe(ops.broadcast())  # doctest: +SKIP
-        >>> hot.pipe(ops.text()).subscribe(print); hot.pipe(ops.usage()).subscribe(print)
-        >>> hot.connect()
+    Example::
+
+        hot = events.pipe(ops.broadcast())
+        hot.pipe(ops.text()).subscribe(print); hot.pipe(ops.usage()).subscribe(print)
+        hot.connect()
     """
 
     def operator(source: Observable[_T]) -> ConnectableObservable[_T]:
