@@ -13,9 +13,11 @@ frame's effect.
 
 Nearly every event of a long answer is a text (or thinking) delta. While nobody subscribes to
 ``events`` (or ``snapshots``, which needs every event), such a delta goes from its JSON straight
-to the accumulator and the ``text`` hub, with no event objects; the values every subscriber
-sees are the same either way (``tests/test_stream_routes.py`` checks both routes against each other
-and against the operators).
+to the accumulator and the ``text`` hub, with no event objects (and, from the stream's own
+request, no ``Frame`` either while nobody subscribes to ``frames``: the transport hands over the
+decoder's fields); the values every subscriber sees are the same either way
+(``tests/test_stream_routes.py`` checks the routes against each other and against the
+operators).
 
 What a late subscriber sees (a deliberate choice, so no stream ever buffers without bound):
 ``frames``/``events``/``text``/... are *hot*: they carry what arrives after you subscribe, and

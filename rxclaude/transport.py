@@ -6,8 +6,9 @@ response byte (official SDK policy), then feeds each body chunk to the provider'
 decoder and pushes the frames to the observer (to an observer with ``on_fields``, a
 MessageStream's own, as the decoder's fields: no Frame objects). Disposing cancels the task, and
 cancelling closes the response's connection at once (``response.close()``, not a pooled
-release), so the server sees the disconnect and stops billing. Every read runs under an idle deadline that any byte --
-pings included -- pushes back; failures surface as the typed errors of :mod:`rxclaude.errors`.
+release), so the server sees the disconnect and stops billing. Every read runs under an idle
+deadline that any byte -- pings included -- pushes back; failures surface as the typed errors of
+:mod:`rxclaude.errors`.
 """
 
 from __future__ import annotations
