@@ -100,8 +100,10 @@ class StringTracker:
                     expect_key = bool(stack) and stack[-1] == "{"
                 elif c == ":":
                     expect_key = False
-                elif stack:  # "}" or "]"
-                    stack.pop()
+                else:  # "}" or "]"
+                    if stack:
+                        stack.pop()
+                    expect_key = False
         self.inside, self._escaped, self._expect_key = inside, escaped, expect_key
         self.opened_at = opened_at if inside else None
         return ended
@@ -124,8 +126,9 @@ def split_string_body(raw: str) -> tuple[str, str]:
 
 
 def _cut_escape(raw: str, *, unfinished: bool) -> tuple[str, str]:
-    """Cut off the escape that ``raw`` ends with if it is unfinished (``unfinished=True``) or
-    a high surrogate's (both cases with ``True``; only the latter with ``False``)."""
+    r"""Cut off the escape ``raw`` ends with when it is a high surrogate's (``\uD800`` to
+    ``\uDBFF``) or, with ``unfinished=True``, when it is incomplete (a lone backslash, or
+    ``\u`` with fewer than four digits)."""
     j = raw.rfind("\\")
     if j < 0 or j < len(raw) - 6:
         return raw, ""
