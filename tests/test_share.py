@@ -113,7 +113,8 @@ def test_operators_that_lock_their_source_get_a_lock_made_on_first_use() -> None
     hub.pipe(ops.take_while(lambda x: x < 3)).subscribe(got.append)  # take_while locks its source
     for x in (1, 2, 3, 4):
         hub.on_next(x)
-    assert got == [1, 2] and hub.lock is hub.lock
+    assert got == [1, 2] and "_lock" in hub.__dict__  # made by take_while, on first use
+    assert hub.lock is hub.lock
 
 
 async def test_a_stream_view_works_under_a_locking_operator() -> None:
