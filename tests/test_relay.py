@@ -10,6 +10,7 @@ import asyncio
 import gc
 import io
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -423,6 +424,80 @@ async def test_the_official_sdk_raises_the_relayed_error(server: MockServer, cli
         with pytest.raises(anthropic.APIError, match="Overloaded"):
             async with sdk.messages.stream(model=MODEL, max_tokens=64, messages=PARAMS["messages"]) as s:
                 await within(s.get_final_message())
+    await relay.aclose()
+
+
+# The official TypeScript SDK, where Node.js and the package are at hand (skipped otherwise, as on
+# CI: no test reaches a registry). To run it: ``npm install @anthropic-ai/sdk`` in some folder,
+# then ``RXCLAUDE_TS_SDK=that/folder python -m pytest tests/test_relay.py``.
+TS_SDK = os.environ.get("RXCLAUDE_TS_SDK", "")
+TS_SCRIPT = r"""
+const { createRequire } = require("module");
+const sdk = createRequire(process.env.RXCLAUDE_TS_SDK + "/")("@anthropic-ai/sdk");
+const Anthropic = sdk.default ?? sdk;
+(async () => {
+  const client = new Anthropic({ apiKey: "fake-key-relay", baseURL: process.argv[2], maxRetries: 0 });
+  const texts = [];
+  try {
+    const stream = client.messages.stream(JSON.parse(process.argv[3]));
+    stream.on("text", (t) => texts.push(t));
+    const message = await stream.finalMessage();
+    console.log(JSON.stringify({ texts, message }));
+  } catch (e) {
+    console.log(JSON.stringify({ texts, error: e.constructor.name, message: String(e.message) }));
+  }
+})();
+"""
+
+
+async def _typescript_sdk(url: str, tmp_path: Path) -> dict[str, Any]:
+    script = tmp_path / "relay_client.cjs"
+    script.write_text(TS_SCRIPT, encoding="utf-8")
+    node = await asyncio.create_subprocess_exec(
+        "node", str(script), url, orjson.dumps(PARAMS).decode(), stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "RXCLAUDE_TS_SDK": TS_SDK})
+    out, _ = await asyncio.wait_for(node.communicate(), 60)
+    result: dict[str, Any] = orjson.loads(out)
+    return result
+
+
+needs_ts_sdk = pytest.mark.skipif(
+    shutil.which("node") is None or not (Path(TS_SDK) / "node_modules" / "@anthropic-ai" / "sdk").is_dir(),
+    reason="needs Node.js and RXCLAUDE_TS_SDK: a folder where `npm install @anthropic-ai/sdk` was run")
+
+
+@needs_ts_sdk
+async def test_the_official_typescript_sdk_reads_the_relay(server: MockServer, client: Client,
+                                                           tmp_path: Path) -> None:
+    server.enqueue(RICH)
+    stream = client.messages.stream(**PARAMS)
+    relay = Relay(stream.frames)
+    stream.connect()
+    async with relay.serve() as url:
+        got = await _typescript_sdk(url, tmp_path)
+    upstream = (await within(stream.final_message())).to_dict()
+    assert "".join(got["texts"]) == "Let me check the weather."  # its live text events
+    message = got["message"]
+    assert message["content"] == upstream["content"]  # thinking (+ signature), text, tool_use input
+    assert {k: message[k] for k in ("id", "model", "stop_reason")} == {k: upstream[k] for k in ("id", "model",
+                                                                                                "stop_reason")}
+    assert message["usage"]["input_tokens"] == 21 and message["usage"]["output_tokens"] == 42
+    await relay.aclose()
+
+
+@needs_ts_sdk
+async def test_the_official_typescript_sdk_raises_the_relayed_error(server: MockServer, client: Client,
+                                                                    tmp_path: Path) -> None:
+    server.enqueue(Reply.text(["a", "b", "c"]).with_faults(error_after=5))
+    stream = client.messages.stream(**PARAMS)
+    seen: list[str] = []
+    stream.text.subscribe(seen.append, lambda e: None)
+    relay = Relay(stream.frames)
+    stream.connect()
+    async with relay.serve() as url:
+        got = await _typescript_sdk(url, tmp_path)
+    assert got["error"] in ("APIError", "OverloadedError", "InternalServerError") and "Overloaded" in got["message"]
+    assert seen and got["texts"] == seen  # what came before the error, once
     await relay.aclose()
 
 
