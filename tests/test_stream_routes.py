@@ -3,9 +3,9 @@
 While nobody subscribes to ``events`` (or ``snapshots``), a plain text/thinking delta goes from
 its JSON straight to the accumulator and the ``text``/``thinking`` hub (no event objects); with
 an ``events`` subscriber every frame is typed first. From the stream's own request the frames
-come as the decoder's fields, and no Frame is built while nobody subscribes to ``frames``. Both must equal the public operator
-pipeline (``ops.parse()`` then ``ops.text()``, ``ops.usage()``...), on every recorded stream,
-also when the ``events`` subscriber comes and goes mid-stream.
+come as the decoder's fields, and no Frame is built while nobody subscribes to ``frames``. All
+must equal the public operator pipeline (``ops.parse()`` then ``ops.text()``, ``ops.usage()``...),
+on every recorded stream, also when the ``events`` subscriber comes and goes mid-stream.
 """
 
 from __future__ import annotations

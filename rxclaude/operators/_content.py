@@ -126,9 +126,10 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
     the parsed input changes. Unfinished strings are left out (``partial_mode="on"``, the
     official SDK's default) or kept (``"trailing-strings"``). At ``content_block_stop`` the
     input equals the full JSON; JSON that is invalid (not merely unfinished) is a
-    :class:`~rxclaude.ToolInputError`. Linear in a long string value (a file's content): while
-    fragments only extend an unfinished string that the default mode leaves out, the input is
-    not parsed again, so an invalid character inside it is reported when that string ends.
+    :class:`~rxclaude.ToolInputError`. Linear in a long string value (a file's content): a
+    fragment that only extends an unfinished string is not parsed again (the default mode leaves
+    that string out; ``"trailing-strings"`` extends it in place), so an invalid character inside
+    it is reported when that string ends.
 
     Example:
         >>> events.pipe(ops.tool_input()).subscribe(lambda t: print(t.name, t.input))  # doctest: +SKIP
