@@ -186,3 +186,34 @@ def test_malformed_fields_fail_like_the_frame(data: str) -> None:
     with pytest.raises(MalformedEventError) as frame:
         parse_frame_lean(Frame("content_block_delta", raw.decode("utf-8", "replace")))
     assert str(fields.value) == str(frame.value)
+
+
+async def test_from_its_own_request_a_text_stream_builds_no_frame_or_event_per_delta(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean route end to end, through the real transport: text deltas reach the ``text``
+    subscriber without a Frame or an event object each (only the few other frames get one)."""
+    import rxclaude._parse as parse_module
+    import rxclaude.stream as stream_module
+    from rxclaude.testing import MockServer, Reply
+
+    built: list[str] = []
+
+    def counting(cls: Any, name: str) -> Any:
+        def make(*args: Any) -> Any:
+            built.append(name if name != "Frame" else f"Frame {args[0]}")
+            return cls(*args)
+        return make
+
+    for module in (stream_module, parse_module):
+        monkeypatch.setattr(module, "Frame", counting(Frame, "Frame"))
+    monkeypatch.setattr(parse_module, "ContentBlockDeltaEvent", counting(ContentBlockDeltaEvent, "event"))
+    pieces = [f"w{i} " for i in range(300)]
+    async with MockServer(default_reply=Reply.text(pieces)) as server, rxclaude.Client(
+            api_key="fake-key-routes", base_url=server.url) as client:
+        stream = client.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "Hi"}])
+        texts: list[str] = []
+        stream.text.subscribe(texts.append)
+        stream.usage.subscribe(lambda u: None)  # a view over the other events keeps the lean route
+        assert (await stream.final_message()).text == "".join(pieces) == "".join(texts)
+    assert "Frame content_block_delta" not in built and "event" not in built
+    assert 0 < len(built) < 10  # message_start, content_block_start, ping, ..., message_stop
