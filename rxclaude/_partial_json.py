@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import orjson
 
-__all__ = ["PartialMode", "StringTracker", "parse_partial_json", "split_string_body", "with_last_string"]
+__all__ = ["PartialMode", "StringTracker", "last_string", "parse_partial_json", "split_string_body",
+           "with_last_string"]
 
 PartialMode = Literal["on", "trailing-strings"]
 
@@ -143,6 +144,24 @@ def _cut_escape(raw: str, *, unfinished: bool) -> tuple[str, str]:
     ):
         return raw[:j], escape
     return raw, ""
+
+
+def last_string(value: Any) -> str | None:
+    """``value``'s last leaf in document order if it is a string, else ``None`` (copies nothing).
+
+    Example:
+        >>> last_string({"a": 1, "b": ["x", "y"]}), last_string({"a": [1]})
+        ('y', None)
+    """
+    while True:
+        if type(value) is str:
+            return value
+        if type(value) is dict and value:
+            value = value[next(reversed(value))]
+        elif type(value) is list and value:
+            value = value[-1]
+        else:
+            return None
 
 
 def with_last_string(value: Any, old: str, new: str) -> Any:

@@ -11,7 +11,7 @@ import orjson
 from reactivex import Observable, abc
 
 from .._accumulate import BlockState
-from .._partial_json import PartialMode, StringTracker, split_string_body, with_last_string
+from .._partial_json import PartialMode, StringTracker, last_string, split_string_body, with_last_string
 from ..events import (
     TOOL_INPUT_BLOCKS,
     Citation,
@@ -219,7 +219,7 @@ class _OpenInput:
             text = json.loads('"' + done + '"')
         except ValueError:
             return
-        if with_last_string(value, text, text) is not None:
+        if last_string(value) == text:
             self.tail = (text, pending)
 
     def extend(self, fragment: str) -> Any:
