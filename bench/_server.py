@@ -24,11 +24,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deltas", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=16 * 1024)
-    parser.add_argument("--tokens-per-second", type=float, default=None,
-                        help="pace the deltas like the API (the head frames go out at once)")
+    parser.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=None,
+        help="pace the deltas like the API (the head frames go out at once)",
+    )
     args = parser.parse_args()
-    reply = Reply.from_sse(text_stream(args.deltas)).with_faults(chunk_size=args.chunk,
-                                                                 tokens_per_second=args.tokens_per_second)
+    reply = Reply.from_sse(text_stream(args.deltas)).with_faults(
+        chunk_size=args.chunk, tokens_per_second=args.tokens_per_second
+    )
     async with MockServer(default_reply=reply, rate_limit_headers=True) as server:
         print(server.url, flush=True)
         loop = asyncio.get_running_loop()

@@ -37,8 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rxclaude
 
-PARAMS: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 64000,
-                          "messages": [{"role": "user", "content": "bench"}]}
+PARAMS: dict[str, Any] = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 64000,
+    "messages": [{"role": "user", "content": "bench"}],
+}
 KEY = "bench-key-not-a-secret"
 
 
@@ -49,7 +52,9 @@ class Server:
         pace = ["--tokens-per-second", str(tokens_per_second)] if tokens_per_second else []
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_server.py")), "--deltas", str(deltas), *pace],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
@@ -63,6 +68,7 @@ class Server:
 # -- the three clients: each returns (text, first_text_time) -----------------------------------
 # With keep=False the consumer only counts characters (returned instead of the text): holding
 # every piece in a list would make "peak memory per stream" mostly the benchmark's own list.
+
 
 async def rx_one(client: rxclaude.Client, keep: bool = True) -> tuple[str | int, float]:
     parts: list[str] = []
@@ -106,8 +112,9 @@ async def floor_one(session: aiohttp.ClientSession, url: str) -> tuple[str, floa
     first = 0.0
     buf = b""
     loads = orjson.loads
-    async with session.post(url + "/v1/messages", data=orjson.dumps({**PARAMS, "stream": True}),
-                            headers=headers) as resp:
+    async with session.post(
+        url + "/v1/messages", data=orjson.dumps({**PARAMS, "stream": True}), headers=headers
+    ) as resp:
         async for chunk in resp.content.iter_any():
             buf += chunk
             start = 0
@@ -116,7 +123,7 @@ async def floor_one(session: aiohttp.ClientSession, url: str) -> tuple[str, floa
                 start = end + 2
                 i = frame.find(b"data: ")
                 if i >= 0:
-                    d = loads(frame[i + 6:])
+                    d = loads(frame[i + 6 :])
                     if d["type"] == "content_block_delta" and d["delta"]["type"] == "text_delta":
                         if not parts:
                             first = time.perf_counter()
@@ -131,8 +138,9 @@ async def readline_one(session: aiohttp.ClientSession, url: str) -> tuple[str, f
     parts: list[str] = []
     first = 0.0
     loads = orjson.loads
-    async with session.post(url + "/v1/messages", data=orjson.dumps({**PARAMS, "stream": True}),
-                            headers=headers) as resp:
+    async with session.post(
+        url + "/v1/messages", data=orjson.dumps({**PARAMS, "stream": True}), headers=headers
+    ) as resp:
         async for line in resp.content:
             if line.startswith(b"data: "):
                 d = loads(line[6:])
@@ -152,8 +160,11 @@ async def first_text(url: str, rounds: int) -> dict[str, float]:
     sdk = anthropic.AsyncAnthropic(api_key=KEY, base_url=url, max_retries=0)
     session = aiohttp.ClientSession()
     runs: dict[str, Callable[[], Awaitable[tuple[Any, float]]]] = {
-        "readline": lambda: readline_one(session, url), "floor": lambda: floor_one(session, url),
-        "rxclaude": lambda: rx_one(rx), "sdk": lambda: sdk_one(sdk)}
+        "readline": lambda: readline_one(session, url),
+        "floor": lambda: floor_one(session, url),
+        "rxclaude": lambda: rx_one(rx),
+        "sdk": lambda: sdk_one(sdk),
+    }
     times: dict[str, list[float]] = {name: [] for name in runs}
     shuffle = random.Random(7).shuffle
     try:
@@ -173,10 +184,12 @@ async def first_text(url: str, rounds: int) -> dict[str, float]:
 
 def print_first_text(label: str, p50: dict[str, float], rounds: int) -> None:
     base = p50["readline"]
-    print(f"Time to first text, {label}, p50 over {rounds} shuffled rounds: readline loop {base * 1e3:.2f} ms; "
-          f"rxclaude +{(p50['rxclaude'] - base) * 1e3:.2f} ms (target <= 0.1; "
-          f"+{(p50['rxclaude'] - p50['floor']) * 1e3:.2f} over the iter_any floor), "
-          f"sdk +{(p50['sdk'] - base) * 1e3:.2f} ms")
+    print(
+        f"Time to first text, {label}, p50 over {rounds} shuffled rounds: readline loop {base * 1e3:.2f} ms; "
+        f"rxclaude +{(p50['rxclaude'] - base) * 1e3:.2f} ms (target <= 0.1; "
+        f"+{(p50['rxclaude'] - p50['floor']) * 1e3:.2f} over the iter_any floor), "
+        f"sdk +{(p50['sdk'] - base) * 1e3:.2f} ms"
+    )
 
 
 async def measure(label: str, run: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, float, Any]:
@@ -214,11 +227,16 @@ async def main() -> None:
         fl_cpu, fl_wall, (fl_text, _) = await measure("floor", lambda: floor_one(session, server.url), args.repeat)
         assert rx_text == sdk_text == fl_text
         print(f"One stream of {args.deltas:,} text deltas over loopback (client CPU, best of {args.repeat}):")
-        for name, cpu, wall in (("rxclaude", rx_cpu, rx_wall), ("sdk AsyncAnthropic", sdk_cpu, sdk_wall),
-                                ("floor aiohttp+orjson", fl_cpu, fl_wall)):
+        for name, cpu, wall in (
+            ("rxclaude", rx_cpu, rx_wall),
+            ("sdk AsyncAnthropic", sdk_cpu, sdk_wall),
+            ("floor aiohttp+orjson", fl_cpu, fl_wall),
+        ):
             print(f"  {name:<22} {cpu / n * 1e6:7.2f} µs CPU/event   {n / wall:>10,.0f} events/s")
-        print(f"  -> events/s vs SDK: {sdk_wall / rx_wall:5.1f}x (target >= 30x);"
-              f" CPU vs floor: {rx_cpu / fl_cpu:4.2f}x (target <= 2.5x)")
+        print(
+            f"  -> events/s vs SDK: {sdk_wall / rx_wall:5.1f}x (target >= 30x);"
+            f" CPU vs floor: {rx_cpu / fl_cpu:4.2f}x (target <= 2.5x)"
+        )
 
         # 3. Added time to first text over the raw readline loop, on this server (the
         #    first read holds 16 KiB of frames) and on one paced like the API (below).
@@ -249,8 +267,7 @@ async def main() -> None:
                     client = rxclaude.Client(api_key=KEY, base_url=server.url)
                     one: Callable[[Any, bool], Awaitable[Any]] = rx_one
                 else:
-                    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0,
-                                                      timeout=600)
+                    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0, timeout=600)
                     one = sdk_one
                 if traced:
                     tracemalloc.start()
@@ -267,12 +284,16 @@ async def main() -> None:
                 await client.close()
         print(f"{k} concurrent streams of {args.small:,} deltas:")
         for name, (cpu, wall, high) in results.items():
-            print(f"  {name:<10} client CPU {cpu:6.2f} s   wall {wall:6.2f} s   peak traced memory "
-                  f"{high / k / 1024:8.1f} KiB/stream")
+            print(
+                f"  {name:<10} client CPU {cpu:6.2f} s   wall {wall:6.2f} s   peak traced memory "
+                f"{high / k / 1024:8.1f} KiB/stream"
+            )
         ratio = results["sdk"][0] / results["rxclaude"][0]
         mem = results["rxclaude"][2] / results["sdk"][2]
-        print(f"  -> CPU: rxclaude uses 1/{ratio:.1f} of the SDK's (target <= 1/15); "
-              f"memory per stream {mem:.2f}x the SDK's (target <= 1x)")
+        print(
+            f"  -> CPU: rxclaude uses 1/{ratio:.1f} of the SDK's (target <= 1/15); "
+            f"memory per stream {mem:.2f}x the SDK's (target <= 1x)"
+        )
     finally:
         server.close()
 

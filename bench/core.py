@@ -83,8 +83,9 @@ def run_sdk(pieces: list[bytes]) -> tuple[str, Any]:
 
     client = anthropic.Anthropic(api_key="bench", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     texts = []
-    with client.messages.stream(model="claude-sonnet-4-6", max_tokens=1024,
-                                messages=[{"role": "user", "content": "hi"}]) as stream:
+    with client.messages.stream(
+        model="claude-sonnet-4-6", max_tokens=1024, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         for t in stream.text_stream:
             texts.append(t)
         final = stream.get_final_message()
@@ -117,8 +118,18 @@ def best(fn: Callable[[list[bytes]], Any], pieces: list[bytes], repeat: int) -> 
 
 def import_time(module: str) -> float:
     code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True, cwd=Path(__file__).resolve().parent.parent).stdout) for _ in range(3)]
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            ).stdout
+        )
+        for _ in range(3)
+    ]
     return min(runs)
 
 

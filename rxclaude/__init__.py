@@ -9,17 +9,14 @@ Example::
         message = await stream.final_message()
 """
 
-__version__ = "0.1.0"
-
-from . import operators, sinks
-from ._accumulate import MessageAccumulator, MessageSnapshot
-from ._buffer import BufferStats, SinkHandle, aiter
-from ._parse import parse_frame
-from ._replay import replay
-from ._sse import SSEDecoder
-from .client import Client, Messages
-from .cloud import BedrockClient, VertexClient, client_for
-from .errors import (
+from rxclaude import operators, sinks
+from rxclaude.client import Client, Messages
+from rxclaude.cloud import BedrockClient, VertexClient, client_for
+from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
+from rxclaude.core.blocks import ContentBlock
+from rxclaude.core.citations import Citation
+from rxclaude.core.deltas import Delta
+from rxclaude.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -66,11 +63,19 @@ from .errors import (
     error_class_for,
     error_from_body,
 )
-from .events import Citation, ContentBlock, Delta, Event, Frame, Message, ToolInput, Usage
-from .files import FileDeleted, FileMetadata, FilePage, Files
-from .relay import Relay
-from .stream import MessageStream
-from .transport import Response, Timeouts
+from rxclaude.core.events import Event
+from rxclaude.core.frame import Frame
+from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.parse import parse_frame
+from rxclaude.core.sse import SSEDecoder
+from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
+from rxclaude.operators.buffered import BufferStats
+from rxclaude.relay import Relay
+from rxclaude.sinks import SinkHandle, aiter
+from rxclaude.stream import MessageStream
+from rxclaude.transport.base import Response, Timeouts
+from rxclaude.transport.replay import replay
+from rxclaude.version import __version__
 
 __all__ = [
     "APIError",

@@ -9,14 +9,16 @@ from typing import Any
 import aiohttp
 from reactivex import Observable
 
-from ._retry import RetryPolicy
-from .content import references_files, validate_request
-from .events import Frame, Message
-from .files import FILES_BETA, Files
-from .providers.anthropic import DEFAULT_VERSION, AnthropicProvider
-from .providers.base import Provider
-from .stream import MessageStream
-from .transport import Timeouts, Transport
+from rxclaude.content import references_files, validate_request
+from rxclaude.core.frame import Frame
+from rxclaude.core.message import Message
+from rxclaude.core.retry import RetryPolicy
+from rxclaude.files import FILES_BETA, Files
+from rxclaude.stream import MessageStream
+from rxclaude.transport.base import Timeouts
+from rxclaude.transport.http import Transport
+from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
+from rxclaude.transport.providers.base import Provider
 
 __all__ = ["Client", "Messages"]
 
@@ -101,7 +103,10 @@ class Client:
         validate: bool = True,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
-            api_key, base_url, auth_token=auth_token, anthropic_version=anthropic_version,
+            api_key,
+            base_url,
+            auth_token=auth_token,
+            anthropic_version=anthropic_version,
             default_headers=default_headers,
         )
         self.betas = tuple(betas)
@@ -124,8 +129,15 @@ class Client:
                 validate_request(params, body=body)
             else:
                 validate_request(params, body=body, max_request_bytes=limit)
-        return self.transport.frames(self.provider, dict(params), betas=betas, timeouts=self.timeouts,
-                                     retry=self.retry, on_response=on_response, body=body)
+        return self.transport.frames(
+            self.provider,
+            dict(params),
+            betas=betas,
+            timeouts=self.timeouts,
+            retry=self.retry,
+            on_response=on_response,
+            body=body,
+        )
 
     async def close(self) -> None:
         """Cancel running requests and close the connection pool."""
@@ -134,8 +146,9 @@ class Client:
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     def __repr__(self) -> str:

@@ -1,14 +1,14 @@
 """Claude on Amazon Bedrock and Google Vertex AI, behind the same ``Client`` and Observables.
 
 Strategy: a cloud client *is* a :class:`~rxclaude.Client` whose provider is a
-:class:`~rxclaude.providers.bedrock.BedrockProvider` or a
-:class:`~rxclaude.providers.vertex.VertexProvider`. Everything above the provider is shared:
+:class:`~rxclaude.transport.providers.bedrock.BedrockProvider` or a
+:class:`~rxclaude.transport.providers.vertex.VertexProvider`. Everything above the provider is shared:
 ``messages.stream()`` / ``frames()`` / ``create()``, the :class:`~rxclaude.MessageStream`
 streams, every operator, retries before the first byte, timeouts, cancellation and the typed
 errors. Bedrock's binary exception frames and Vertex's Google-shaped errors become the same
 :class:`~rxclaude.APIError` subclasses as the first-party API's (a mid-stream
 ``throttlingException`` is a :class:`~rxclaude.RateLimitError`, never a bare ``ValueError``),
-and Vertex-only SSE events pass through as :class:`~rxclaude.events.UnknownEvent`. Request
+and Vertex-only SSE events pass through as :class:`~rxclaude.core.events.UnknownEvent`. Request
 validation uses the platform's request cap (Bedrock 20 MB, Vertex 30 MB, api-reference §6).
 botocore and google-auth stay optional: they are imported only when a request is signed or a
 token refreshed (``pip install 'rxclaude[bedrock]'`` / ``'rxclaude[vertex]'``).
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
 
-from .client import Client
-from .providers.bedrock import BEDROCK_ANTHROPIC_VERSION, BedrockProvider
-from .providers.vertex import VERTEX_ANTHROPIC_VERSION, VertexProvider
-from .transport import Timeouts
+from rxclaude.client import Client
+from rxclaude.transport.base import Timeouts
+from rxclaude.transport.providers.bedrock import BEDROCK_ANTHROPIC_VERSION, BedrockProvider
+from rxclaude.transport.providers.vertex import VERTEX_ANTHROPIC_VERSION, VertexProvider
 
 if TYPE_CHECKING:  # typing_extensions is only needed by the type checker (Python 3.11)
     from typing_extensions import Unpack

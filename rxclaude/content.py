@@ -13,7 +13,7 @@ and otherwise a path, like any ``os.PathLike``. URLs and file ids are passed thr
 fetched. Bytes are checked locally: the media type is sniffed from the magic bytes (a name or a
 declared ``media_type`` is never trusted), the container is parsed for damage and size, and
 the API's limits are applied, so that a bad image fails here with a typed
-:class:`~rxclaude.errors.ContentError` instead of as a 400 after the upload.
+:class:`~rxclaude.core.errors.ContentError` instead of as a 400 after the upload.
 
 Limits (api-reference.md §6, from the vision and PDF docs):
 
@@ -40,8 +40,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from rxclaude import _json, _media
-from rxclaude.errors import (
+from rxclaude.core import _json, media
+from rxclaude.core.errors import (
     ContentError,
     CorruptMediaError,
     ImageDimensionsError,
@@ -96,14 +96,14 @@ Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 _FILE_ID = re.compile(r"file_[A-Za-z0-9]+")
 _EXTENSION_TYPES = {
-    ".jpg": _media.JPEG,
-    ".jpeg": _media.JPEG,
-    ".png": _media.PNG,
-    ".gif": _media.GIF,
-    ".webp": _media.WEBP,
-    ".pdf": _media.PDF,
+    ".jpg": media.JPEG,
+    ".jpeg": media.JPEG,
+    ".png": media.PNG,
+    ".gif": media.GIF,
+    ".webp": media.WEBP,
+    ".pdf": media.PDF,
 }
-_IMAGE_TYPES_TEXT = ", ".join(_media.IMAGE_MEDIA_TYPES)
+_IMAGE_TYPES_TEXT = ", ".join(media.IMAGE_MEDIA_TYPES)
 # Base64 characters decoded to read an image header in validate_request (48 KiB of bytes).
 _HEAD_CHARS = 64 * 1024
 
@@ -124,9 +124,7 @@ def _resolve(source: Source, caller: str) -> tuple[Block | None, bytes, str]:
         if lowered.startswith("data:"):
             return None, _data_url(source, caller), f"{caller}(): the data URL"
     if not isinstance(source, str | os.PathLike):
-        raise TypeError(
-            f"{caller}() takes bytes, a path, an http(s) URL or a file id, not {type(source).__name__}"
-        )
+        raise TypeError(f"{caller}() takes bytes, a path, an http(s) URL or a file id, not {type(source).__name__}")
     path = os.fspath(source)
     try:
         return None, Path(path).read_bytes(), path
@@ -240,7 +238,7 @@ def image(
         >>> image("file_011CNha8iCJcU1wXNR6q4V8w")
         {'type': 'image', 'source': {'type': 'file', 'file_id': 'file_011CNha8iCJcU1wXNR6q4V8w'}}
     """
-    if media_type is not None and media_type not in _media.IMAGE_MEDIA_TYPES:
+    if media_type is not None and media_type not in media.IMAGE_MEDIA_TYPES:
         raise UnsupportedMediaError(
             f"image(): media_type {media_type!r} is not supported (supported: {_IMAGE_TYPES_TEXT})"
         )
@@ -271,16 +269,14 @@ def image(
     return _with_cache_control({"type": "image", "source": source_dict}, cache_control)
 
 
-def _inspect_image(data: bytes, declared: str | None, label: str) -> _media.ImageInfo:
+def _inspect_image(data: bytes, declared: str | None, label: str) -> media.ImageInfo:
     if not data:
         raise CorruptMediaError(f"{label}: empty, no image data")
-    detected = _media.sniff(data)
+    detected = media.sniff(data)
     claimed = declared or _EXTENSION_TYPES.get(Path(label).suffix.lower())
-    if detected not in _media.IMAGE_MEDIA_TYPES:
-        if detected is None and claimed in _media.IMAGE_MEDIA_TYPES:
-            raise CorruptMediaError(
-                f"{label}: claims to be {claimed} but the bytes are not a {claimed} image"
-            )
+    if detected not in media.IMAGE_MEDIA_TYPES:
+        if detected is None and claimed in media.IMAGE_MEDIA_TYPES:
+            raise CorruptMediaError(f"{label}: claims to be {claimed} but the bytes are not a {claimed} image")
         raise UnsupportedMediaError(
             f"{label}: {detected or 'unrecognised data'} is not a supported image format "
             f"(supported: {_IMAGE_TYPES_TEXT})"
@@ -288,12 +284,12 @@ def _inspect_image(data: bytes, declared: str | None, label: str) -> _media.Imag
     if declared is not None and declared != detected:
         raise CorruptMediaError(f"{label}: media_type={declared!r} but the bytes are {detected}")
     try:
-        return _media.image_info(data)
+        return media.image_info(data)
     except ContentError as e:
         raise _relabel(e, label) from None
 
 
-def _downscale(data: bytes, info: _media.ImageInfo, max_long_edge: int) -> bytes:
+def _downscale(data: bytes, info: media.ImageInfo, max_long_edge: int) -> bytes:
     """Shrink to ``max_long_edge`` with Pillow, in the same format, EXIF orientation applied."""
     try:
         from PIL import Image, ImageOps, ImageSequence
@@ -388,14 +384,10 @@ def document(
         >>> document(text="The grass is green.")["source"]
         {'type': 'text', 'media_type': 'text/plain', 'data': 'The grass is green.'}
     """
-    given = [
-        name
-        for name, value in (("source", source), ("text", text), ("content", content))
-        if value is not None
-    ]
+    given = [name for name, value in (("source", source), ("text", text), ("content", content)) if value is not None]
     if len(given) != 1:
         raise TypeError(f"document() takes exactly one of source, text= or content=, got {given or 'none'}")
-    if media_type is not None and media_type not in (_media.PDF, _media.TEXT):
+    if media_type is not None and media_type not in (media.PDF, media.TEXT):
         raise UnsupportedMediaError(
             f"document(): media_type {media_type!r} is not supported (supported: application/pdf, text/plain)"
         )
@@ -429,7 +421,7 @@ def _text_source(s: str, label: str) -> Block:
             f"{MAX_REQUEST_BYTES} bytes (32 MB)",
             limit=MAX_REQUEST_BYTES,
         )
-    return {"type": "text", "media_type": _media.TEXT, "data": s}
+    return {"type": "text", "media_type": media.TEXT, "data": s}
 
 
 def _content_blocks(blocks: Iterable[str | Mapping[str, Any]]) -> list[Block]:
@@ -449,11 +441,11 @@ def _content_blocks(blocks: Iterable[str | Mapping[str, Any]]) -> list[Block]:
 def _document_source(data: bytes, declared: str | None, label: str) -> Block:
     if not data:
         raise CorruptMediaError(f"{label}: empty, no document data")
-    detected = _media.sniff(data)
+    detected = media.sniff(data)
     claimed = declared or _EXTENSION_TYPES.get(Path(label).suffix.lower())
-    if detected == _media.PDF and declared != _media.TEXT:
+    if detected == media.PDF and declared != media.TEXT:
         try:
-            _media.check_pdf(data)
+            media.check_pdf(data)
         except ContentError as e:
             raise _relabel(e, label) from None
         encoded = _b64_len(len(data))
@@ -463,19 +455,17 @@ def _document_source(data: bytes, declared: str | None, label: str) -> Block:
                 f"carry ({MAX_REQUEST_BYTES} bytes, 32 MB); upload it with the Files API instead",
                 limit=MAX_REQUEST_BYTES,
             )
-        return {"type": "base64", "media_type": _media.PDF, "data": _b64(data)}
-    if claimed == _media.PDF:  # e.g. an HTML error page saved as report.pdf: never send it as text
+        return {"type": "base64", "media_type": media.PDF, "data": _b64(data)}
+    if claimed == media.PDF:  # e.g. an HTML error page saved as report.pdf: never send it as text
         raise CorruptMediaError(
             f"{label}: claims to be a PDF but the bytes are {detected or 'unrecognised data'} "
             "(no %PDF- header); pass media_type='text/plain' to send a text file as text"
         )
-    if detected == _media.TEXT:
+    if detected == media.TEXT:
         return _text_source(data.decode("utf-8-sig"), label)
-    if declared == _media.TEXT:
-        raise CorruptMediaError(
-            f"{label}: media_type='text/plain' but the bytes are {detected or 'not text'}"
-        )
-    hint = "; use image() for images" if detected in _media.IMAGE_MEDIA_TYPES else ""
+    if declared == media.TEXT:
+        raise CorruptMediaError(f"{label}: media_type='text/plain' but the bytes are {detected or 'not text'}")
+    hint = "; use image() for images" if detected in media.IMAGE_MEDIA_TYPES else ""
     raise UnsupportedMediaError(
         f"{label}: {detected or 'unrecognised data'} is not a supported document format "
         f"(supported: application/pdf, UTF-8 text/plain){hint}"
@@ -540,9 +530,7 @@ def validate_request(
                 if many
                 else f"the API rejects images with a side over {MAX_IMAGE_SIDE} px"
             )
-            raise ImageDimensionsError(
-                f"{where}: image is {info.width}x{info.height} px; {reason}", limit=max_side
-            )
+            raise ImageDimensionsError(f"{where}: image is {info.width}x{info.height} px; {reason}", limit=max_side)
 
 
 def _images(params: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -599,9 +587,9 @@ def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     return type(value) is dict or isinstance(value, Mapping)
 
 
-def _check_base64_image(source: Mapping[str, Any], where: str) -> _media.ImageInfo:
+def _check_base64_image(source: Mapping[str, Any], where: str) -> media.ImageInfo:
     declared = source.get("media_type")
-    if declared not in _media.IMAGE_MEDIA_TYPES:
+    if declared not in media.IMAGE_MEDIA_TYPES:
         raise UnsupportedMediaError(
             f"{where}: media_type {declared!r} is not supported (supported: {_IMAGE_TYPES_TEXT})"
         )
@@ -616,9 +604,9 @@ def _check_base64_image(source: Mapping[str, Any], where: str) -> _media.ImageIn
         )
     try:
         try:  # the header is almost always in the first few KiB
-            info = _media.image_info(base64.b64decode(data[:_HEAD_CHARS], validate=True), prefix=True)
-        except (binascii.Error, _media.NeedMoreData):
-            info = _media.image_info(_decode_all(data))
+            info = media.image_info(base64.b64decode(data[:_HEAD_CHARS], validate=True), prefix=True)
+        except (binascii.Error, media.NeedMoreData):
+            info = media.image_info(_decode_all(data))
     except ContentError as e:
         raise _relabel(e, where) from None
     if info.media_type != declared:
@@ -648,4 +636,3 @@ def _largest_part(params: Mapping[str, Any]) -> str:
                     if n > best:
                         best, best_where = n, f"messages[{i}].content[{j}]"
     return f"; the largest block is {best_where} ({best} bytes)" if best_where else ""
-

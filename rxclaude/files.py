@@ -13,7 +13,7 @@ Strategy: each call is one HTTP request on the client's pooled aiohttp session, 
 client's headers (auth, ``anthropic-version``, its betas) plus ``anthropic-beta:
 files-api-2025-04-14`` unless ``beta=None`` (the GA API). Failures before the response status
 are retried with ``client.retry`` exactly like streams are; a non-2xx answer is typed by
-:func:`~rxclaude.providers.anthropic.api_error_from_http`. Uploads stream from disk (never read
+:func:`~rxclaude.transport.providers.anthropic.api_error_from_http`. Uploads stream from disk (never read
 whole into memory) and downloads stream to a temporary file renamed into place at the end.
 
 Timeouts (``client.timeouts``): ``connect`` for the connection; ``first_byte`` is the longest
@@ -42,14 +42,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
 import orjson
 
-from . import _media
-from .errors import (
+from rxclaude.core import media
+from rxclaude.core.errors import (
     APIError,
     ConnectError,
     ConnectionLostError,
@@ -62,10 +62,11 @@ from .errors import (
     TransportError,
     UnsupportedFeatureError,
 )
-from .providers.anthropic import AnthropicProvider, api_error_from_http
-
-if TYPE_CHECKING:
-    from .client import Client
+from rxclaude.core.retry import RetryPolicy
+from rxclaude.transport.base import Timeouts
+from rxclaude.transport.http import Transport
+from rxclaude.transport.providers.anthropic import AnthropicProvider, api_error_from_http
+from rxclaude.transport.providers.base import Provider
 
 __all__ = [
     "FILES_BETA",
@@ -90,6 +91,16 @@ _TEXTUAL_TYPES = ("application/json", "application/xml", "application/x-yaml", "
 PathLike = str | os.PathLike[str]
 #: What :meth:`Files.upload` takes: a path, or the file's bytes.
 UploadSource = PathLike | bytes | bytearray | memoryview
+
+
+class FilesHost(Protocol):
+    """What :class:`Files` uses of its client (a :class:`~rxclaude.Client`): connection and policies."""
+
+    provider: Provider
+    betas: tuple[str, ...]
+    retry: RetryPolicy
+    timeouts: Timeouts
+    transport: Transport
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -193,9 +204,9 @@ class FileMetadata:
             {'type': 'document', 'source': {'type': 'file', 'file_id': 'file_1'}}
         """
         source = {"type": "file", "file_id": self.id}
-        if self.mime_type in _media.IMAGE_MEDIA_TYPES:
+        if self.mime_type in media.IMAGE_MEDIA_TYPES:
             return {"type": "image", "source": source}
-        if self.mime_type in (_media.PDF, _media.TEXT):
+        if self.mime_type in (media.PDF, media.TEXT):
             return {"type": "document", "source": source}
         return {"type": "container_upload", "file_id": self.id}
 
@@ -250,8 +261,9 @@ class FilePage:
             False
         """
         items = body.get("data")
-        data = tuple(FileMetadata.from_dict(x) for x in items if isinstance(x, Mapping)) if isinstance(
-            items, list) else ()
+        data = (
+            tuple(FileMetadata.from_dict(x) for x in items if isinstance(x, Mapping)) if isinstance(items, list) else ()
+        )
         first, last, nxt = body.get("first_id"), body.get("last_id"), body.get("next_page")
         return cls(
             data=data,
@@ -341,11 +353,11 @@ def _safe_filename(name: str) -> str:
 
 
 def _sniff_head(head: bytes, complete: bool) -> str | None:
-    """``_media.sniff`` on the first bytes of a file (a cut UTF-8 sequence is not binary)."""
-    found = _media.sniff(head)
+    """``media.sniff`` on the first bytes of a file (a cut UTF-8 sequence is not binary)."""
+    found = media.sniff(head)
     if found is None and not complete:
         for cut in (1, 2, 3):
-            if len(head) > cut and (found := _media.sniff(head[:-cut])) is not None:
+            if len(head) > cut and (found := media.sniff(head[:-cut])) is not None:
                 break
     return found
 
@@ -353,17 +365,17 @@ def _sniff_head(head: bytes, complete: bool) -> str | None:
 def _media_type(sniffed: str | None, filename: str) -> str:
     """Sniffed binary types win; for text a more precise type from the extension is kept."""
     guessed = mimetypes.guess_type(filename)[0]
-    if sniffed is not None and sniffed != _media.TEXT:
+    if sniffed is not None and sniffed != media.TEXT:
         return sniffed
-    if sniffed == _media.TEXT:
+    if sniffed == media.TEXT:
         if guessed and (guessed.startswith("text/") or guessed in _TEXTUAL_TYPES):
             return guessed
-        return _media.TEXT
+        return media.TEXT
     return guessed or "application/octet-stream"
 
 
 def _default_filename(media_type: str) -> str:
-    ext = {_media.JPEG: ".jpg", _media.TEXT: ".txt"}.get(media_type) or mimetypes.guess_extension(media_type)
+    ext = {media.JPEG: ".jpg", media.TEXT: ".txt"}.get(media_type) or mimetypes.guess_extension(media_type)
     return "upload" + (ext or ".bin")
 
 
@@ -386,7 +398,7 @@ class Files:
             messages=[content.user(meta.block(), "Describe this chart")])
     """
 
-    def __init__(self, client: Client, *, beta: str | None = FILES_BETA) -> None:
+    def __init__(self, client: FilesHost, *, beta: str | None = FILES_BETA) -> None:
         self._client = client
         self.beta = beta
 
@@ -414,7 +426,7 @@ class Files:
         Raises:
             FileNotFoundError: the path does not exist.
             MediaTooLargeError: over 500 MB (checked before anything is sent).
-            APIError: the API said no (typed, e.g. :class:`~rxclaude.errors.RequestTooLargeError`).
+            APIError: the API said no (typed, e.g. :class:`~rxclaude.core.errors.RequestTooLargeError`).
 
         Example::
 
@@ -454,14 +466,18 @@ class Files:
             )
         sniffed = None if media_type is not None else _sniff_head(head, complete)
         if filename is None:
-            filename = os.path.basename(path) if path is not None else _default_filename(
-                media_type or _media_type(sniffed, ""))
+            filename = (
+                os.path.basename(path)
+                if path is not None
+                else _default_filename(media_type or _media_type(sniffed, ""))
+            )
         filename = _safe_filename(filename)
         ctype = media_type or _media_type(sniffed, filename)
 
         def body(progress: _Progress) -> tuple[aiohttp.FormData, Callable[[], None]]:
-            stream: io.IOBase = _ProgressFile(path, progress) if path is not None else _ProgressBytes(
-                data or b"", progress)
+            stream: io.IOBase = (
+                _ProgressFile(path, progress) if path is not None else _ProgressBytes(data or b"", progress)
+            )
             form = aiohttp.FormData(quote_fields=False)  # raw UTF-8 filename, as httpx sends it
             form.add_field("file", stream, filename=filename, content_type=ctype)
             if expires_in_seconds is not None:
@@ -509,8 +525,16 @@ class Files:
             if page.has_more:
                 page = await client.files.list_page(limit=100, after_id=page.last_id)
         """
-        query = {k: v for k, v in (("limit", None if limit is None else str(limit)), ("after_id", after_id),
-                                   ("before_id", before_id), ("page", page)) if v is not None}
+        query = {
+            k: v
+            for k, v in (
+                ("limit", None if limit is None else str(limit)),
+                ("after_id", after_id),
+                ("before_id", before_id),
+                ("page", page),
+            )
+            if v is not None
+        }
 
         async def call() -> FilePage:
             response = await self._request("GET", "/v1/files", query=query)
@@ -519,7 +543,7 @@ class Files:
         return await self._total(call())
 
     async def retrieve(self, file_id: str) -> FileMetadata:
-        """The metadata of one file (:class:`~rxclaude.errors.NotFoundError` if there is none).
+        """The metadata of one file (:class:`~rxclaude.core.errors.NotFoundError` if there is none).
 
         Example::
 
@@ -603,8 +627,7 @@ class Files:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _download_into(self, file_id: str, out: io.BufferedWriter,
-                             loop: asyncio.AbstractEventLoop) -> None:
+    async def _download_into(self, file_id: str, out: io.BufferedWriter, loop: asyncio.AbstractEventLoop) -> None:
         path = f"/v1/files/{_quote_id(file_id)}/content"
         response = await self._request("GET", path, accept="application/binary")
         try:
@@ -619,11 +642,11 @@ class Files:
         finally:
             response.close()
 
-    async def _walk(self, limit: int | None, after_id: str | None,
-                    before_id: str | None) -> AsyncIterator[FileMetadata]:
+    async def _walk(
+        self, limit: int | None, after_id: str | None, before_id: str | None
+    ) -> AsyncIterator[FileMetadata]:
         backward = before_id is not None
-        cursor: dict[str, str] = {"before_id": before_id} if before_id else (
-            {"after_id": after_id} if after_id else {})
+        cursor: dict[str, str] = {"before_id": before_id} if before_id else ({"after_id": after_id} if after_id else {})
         seen: set[tuple[str, str]] = set()
         while True:
             page = await self.list_page(limit=limit, **cursor)
@@ -652,8 +675,12 @@ class Files:
         params = {"beta": "true", **query} if self.beta else dict(query)
         if not params:
             return provider.base_url + path
-        return provider.base_url + path + "?" + "&".join(
-            f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+        return (
+            provider.base_url
+            + path
+            + "?"
+            + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+        )
 
     def _headers(self, provider: AnthropicProvider, accept: str) -> dict[str, str]:
         betas = list(self._client.betas)
@@ -715,23 +742,27 @@ class Files:
                 continue
             raise error
 
-    async def _send(self, method: str, url: str, headers: Mapping[str, str], data: aiohttp.FormData | None,
-                    progress: _Progress) -> aiohttp.ClientResponse:
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], data: aiohttp.FormData | None, progress: _Progress
+    ) -> aiohttp.ClientResponse:
         timeouts = self._client.timeouts
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect, sock_read=None)
         session = self._client.transport.session
         try:
             return await _watch_first_byte(
-                session.request(method, url, headers=dict(headers), data=data, timeout=timeout,
-                                allow_redirects=False),
-                timeouts.first_byte, progress)
+                session.request(method, url, headers=dict(headers), data=data, timeout=timeout, allow_redirects=False),
+                timeouts.first_byte,
+                progress,
+            )
         except _FirstByteExpired:
             raise FirstByteTimeoutError(
                 f"no response within first_byte={timeouts.first_byte}s of the request being sent",
-                timeout=timeouts.first_byte) from None
+                timeout=timeouts.first_byte,
+            ) from None
         except aiohttp.ServerTimeoutError:  # only sock_connect is set
-            raise ConnectTimeoutError(f"could not connect within {timeouts.connect}s",
-                                      timeout=timeouts.connect) from None
+            raise ConnectTimeoutError(
+                f"could not connect within {timeouts.connect}s", timeout=timeouts.connect
+            ) from None
         except aiohttp.ClientConnectorError as e:
             raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
         except aiohttp.ClientError as e:
@@ -771,7 +802,8 @@ class Files:
         if not isinstance(parsed, dict):
             raise APIError(
                 f"{what}: expected a JSON object, got {raw[:200]!r}",
-                status_code=response.status, request_id=response.headers.get("request-id"),
+                status_code=response.status,
+                request_id=response.headers.get("request-id"),
                 headers=response.headers,
             )
         return parsed

@@ -43,28 +43,20 @@ from typing import Any, TypeVar, cast
 from reactivex import Observable, abc
 from reactivex.subject import AsyncSubject
 
-from . import operators as ops
-from ._accumulate import MessageAccumulator, MessageSnapshot
-from ._parse import error_for, parse_fields_lean, parse_frame, parse_frame_lean
-from ._ratelimit import RateLimits
-from .errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
-from .events import (
-    Citation,
-    ContentBlock,
-    ContentBlockDeltaEvent,
-    ContentBlockStopEvent,
-    ErrorEvent,
-    Event,
-    Frame,
-    Message,
-    TextDelta,
-    ThinkingDelta,
-    ToolInput,
-    Usage,
-)
-from .operators import Broadcast
-from .operators._share import DirectObservable, Once
-from .transport import Response
+from rxclaude import operators as ops
+from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
+from rxclaude.core.blocks import ContentBlock
+from rxclaude.core.citations import Citation
+from rxclaude.core.deltas import TextDelta, ThinkingDelta
+from rxclaude.core.errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
+from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event
+from rxclaude.core.frame import Frame
+from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.parse import error_for, parse_fields_lean, parse_frame, parse_frame_lean
+from rxclaude.core.ratelimit import RateLimits
+from rxclaude.operators import Broadcast
+from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.transport.base import Response
 
 __all__ = ["MessageStream"]
 
@@ -89,8 +81,7 @@ class MessageStream:
         self._text: Broadcast[str] = Broadcast()
         self._thinking: Broadcast[str] = Broadcast()
         self._others: Broadcast[Event] = Broadcast()  # every event but text/thinking deltas
-        self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking,
-                                                  self._others)
+        self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking, self._others)
         self._raw = False  # someone subscribes to frames
         self._typed = False  # someone subscribes to events: type every frame as its event
         self._message: AsyncSubject[Message] = AsyncSubject()
@@ -376,8 +367,9 @@ class MessageStream:
     async def __aenter__(self) -> MessageStream:
         return self.connect()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.cancel()
 
     def __await__(self) -> Generator[Any, None, Message]:
@@ -512,15 +504,20 @@ class MessageStream:
             print(repr(self))
             return
         try:
-            from .sinks import notebook
+            from rxclaude.sinks import notebook
 
             notebook(self)
         except ImportError:
             print(repr(self))
 
     def __repr__(self) -> str:
-        state = "cancelled" if self._cancelled else "done" if self._finished else (
-            "streaming" if self.started else "not started")
+        state = (
+            "cancelled"
+            if self._cancelled
+            else "done"
+            if self._finished
+            else ("streaming" if self.started else "not started")
+        )
         return f"<MessageStream {state} request_id={self.request_id!r}>"
 
 
@@ -537,12 +534,18 @@ class _Counted(DirectObservable[_T]):
         self._stream = stream
         self._source = source
 
-    def _observe(self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None,
-                 on_completed: abc.OnCompleted | None, scheduler: abc.SchedulerBase | None) -> abc.DisposableBase:
+    def _observe(
+        self,
+        on_next: abc.OnNext[_T] | None,
+        on_error: abc.OnError | None,
+        on_completed: abc.OnCompleted | None,
+        scheduler: abc.SchedulerBase | None,
+    ) -> abc.DisposableBase:
         return self._stream._add(self._source, _Guarded(on_next, on_error, on_completed))
 
-    def _subscribe_core(self, observer: abc.ObserverBase[_T],
-                        scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
         return self._observe(observer.on_next, observer.on_error, observer.on_completed, scheduler)
 
 
@@ -560,8 +563,9 @@ class _Guarded(abc.ObserverBase[_T]):
 
     __slots__ = ("_on_completed", "_on_error", "_on_next", "_stopped", "release")
 
-    def __init__(self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None,
-                 on_completed: abc.OnCompleted | None) -> None:
+    def __init__(
+        self, on_next: abc.OnNext[_T] | None, on_error: abc.OnError | None, on_completed: abc.OnCompleted | None
+    ) -> None:
         self._on_next = on_next
         self._on_error = on_error
         self._on_completed = on_completed

@@ -24,7 +24,7 @@ from botocore.eventstream import EventStreamBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxclaude.errors import (
+from rxclaude.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -42,8 +42,11 @@ from rxclaude.errors import (
     error_class_for,
     error_from_body,
 )
-from rxclaude.events import Frame
-from rxclaude.providers._eventstream import (
+from rxclaude.core.frame import Frame
+from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, text_events
+from rxclaude.transport.providers.base import FrameDecoder, HTTPRequest
+from rxclaude.transport.providers.bedrock import BedrockProvider
+from rxclaude.transport.providers.eventstream import (
     EventStreamDecoder,
     bedrock_error_type,
     chunk_frame,
@@ -51,9 +54,6 @@ from rxclaude.providers._eventstream import (
     exception_frame,
     split_frames,
 )
-from rxclaude.providers.base import FrameDecoder, HTTPRequest
-from rxclaude.providers.bedrock import BedrockProvider
-from rxclaude.testing._bedrock import BedrockMockState, MockBedrockServer, text_events
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HAIKU = FIXTURES / "bedrock-haiku45-text.eventstream"
@@ -381,9 +381,7 @@ def test_exception_frame_with_capitalized_message_or_odd_payload() -> None:
     assert json.loads(a.data)["error"]["message"] == "Capital"
     (b,) = decode(encode_event_frame(headers, b"plain text"))
     assert json.loads(b.data)["error"]["message"] == "plain text"
-    (c,) = decode(
-        encode_event_frame({":exception-type": "brandNewException", ":message-type": "exception"}, b"{}")
-    )
+    (c,) = decode(encode_event_frame({":exception-type": "brandNewException", ":message-type": "exception"}, b"{}"))
     assert json.loads(c.data)["error"]["type"] == "brandNewException"
 
 
@@ -477,9 +475,7 @@ def test_region_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     config.write_text("[default]\nregion = ap-south-1\n[profile work]\nregion = eu-central-1\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     assert BedrockProvider(api_key=API_KEY).region == "ap-south-1"
-    assert (
-        BedrockProvider(profile="work", access_key=ACCESS_KEY, secret_key=SECRET_KEY).region == "eu-central-1"
-    )
+    assert BedrockProvider(profile="work", access_key=ACCESS_KEY, secret_key=SECRET_KEY).region == "eu-central-1"
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-1")
     assert BedrockProvider(api_key=API_KEY).region == "us-west-1"
     monkeypatch.setenv("AWS_REGION", "us-east-2")
@@ -498,9 +494,7 @@ def test_body_transform() -> None:
     assert params["model"] == HAIKU_MODEL and params["stream"] is True  # not mutated
     assert "anthropic_beta" not in p.body_for(PARAMS)
     assert (
-        BedrockProvider("us-east-1", api_key=API_KEY, anthropic_version="v2").body_for(PARAMS)[
-            "anthropic_version"
-        ]
+        BedrockProvider("us-east-1", api_key=API_KEY, anthropic_version="v2").body_for(PARAMS)["anthropic_version"]
         == "v2"
     )
 
@@ -537,9 +531,7 @@ def lower(headers: Any) -> dict[str, str]:
 
 
 async def test_sigv4_signed_request_with_session_token() -> None:
-    p = BedrockProvider(
-        "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN
-    )
+    p = BedrockProvider("us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN)
     request = await p.build_request(PARAMS, betas=["interleaved-thinking-2025-05-14"])
     headers = lower(request.headers)
     match = _AUTH.fullmatch(headers["authorization"])
@@ -555,9 +547,7 @@ async def test_sigv4_signed_request_with_session_token() -> None:
     assert headers["accept"] == "application/vnd.amazon.eventstream"
     body = json.loads(request.body)
     assert body["anthropic_beta"] == ["interleaved-thinking-2025-05-14"] and "model" not in body
-    assert request.url.endswith(
-        "/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream"
-    )
+    assert request.url.endswith("/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream")
 
 
 async def test_sigv4_without_session_token_has_no_token_header() -> None:
@@ -568,9 +558,7 @@ async def test_sigv4_without_session_token_has_no_token_header() -> None:
 
 
 async def test_credentials_never_appear_in_reprs_or_errors() -> None:
-    p = BedrockProvider(
-        "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN
-    )
+    p = BedrockProvider("us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN)
     request = await p.build_request(PARAMS)
     bearer = BedrockProvider("us-east-1", api_key=API_KEY)
     bearer_request = await bearer.build_request(PARAMS)
@@ -711,8 +699,8 @@ def test_http_error_body_variants() -> None:
 def test_import_does_not_need_botocore() -> None:
     code = (
         "import sys; sys.modules['botocore'] = None\n"
-        "import rxclaude.providers.bedrock as b, rxclaude.providers._eventstream\n"
-        "import rxclaude.testing._bedrock\n"
+        "import rxclaude.transport.providers.bedrock as b, rxclaude.transport.providers.eventstream\n"
+        "import rxclaude.testing.bedrock\n"
         "p = b.BedrockProvider('us-east-1', api_key='k')\n"
         "try:\n    b.BedrockProvider('us-east-1', access_key='a', secret_key='s')\n"
         "except ImportError as e:\n    print('sigv4:', e)\n"
@@ -735,9 +723,7 @@ def test_missing_botocore_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- end to end against the mock server --------------------------------------------------------
 
 
-async def post(
-    request: HTTPRequest, *, encoded: bool = True, chunk: int = 7
-) -> tuple[int, Any, bytes, list[Frame]]:
+async def post(request: HTTPRequest, *, encoded: bool = True, chunk: int = 7) -> tuple[int, Any, bytes, list[Frame]]:
     """Send with a plain aiohttp session; decode 200 bodies in ``chunk``-byte reads."""
     async with aiohttp.ClientSession() as session:
         url = yarl.URL(request.url, encoded=encoded)
@@ -780,9 +766,7 @@ async def test_e2e_signature_covers_the_path_and_survives_default_url_handling()
     async with MockBedrockServer(state) as server:
         p = BedrockProvider("us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=server.url)
         for model in (HAIKU_MODEL, arn):
-            status, _, _, frames = await post(
-                await p.build_request({**PARAMS, "model": model}), encoded=False
-            )
+            status, _, _, frames = await post(await p.build_request({**PARAMS, "model": model}), encoded=False)
             assert status == 200 and frames[-1].event == "message_stop"
         assert state.requests[-1].model == arn
         signed = await p.build_request(PARAMS)

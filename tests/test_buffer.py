@@ -12,17 +12,11 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from rxclaude._buffer import (
-    BufferedIterator,
-    BufferOverflowError,
-    BufferStats,
-    SinkHandle,
-    aiter,
-    buffered,
-    to_async_sink,
-)
-from rxclaude.errors import RxClaudeError
+from rxclaude.core.errors import RxClaudeError
 from rxclaude.operators import Broadcast
+from rxclaude.operators.buffered import BufferOverflowError, BufferStats, buffered
+from rxclaude.sinks.bridge import BufferedIterator, aiter, to_async_sink
+from rxclaude.sinks.handle import SinkHandle
 
 # A generous bound, only so that a bug shows up as a failure rather than a hung test run.
 HANG = 30.0
@@ -39,7 +33,9 @@ class Tracked:
         self.disposals = 0
 
     def observable(self) -> Observable[Any]:
-        def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
             self.subscriptions += 1
             for v in self.values:
                 observer.on_next(v)
@@ -285,7 +281,9 @@ async def test_buffered_fan_out_fast_subscriber_unaffected_slow_one_bounded() ->
     done = asyncio.get_running_loop().create_future()
 
     hub.subscribe(fast.append)
-    hub.pipe(buffered(8, on_stats=stats.append)).subscribe(slow.append, done.set_exception, lambda: done.set_result(None))
+    hub.pipe(buffered(8, on_stats=stats.append)).subscribe(
+        slow.append, done.set_exception, lambda: done.set_result(None)
+    )
 
     def check_fast(i: int) -> None:  # the fast subscriber has every value when the source returns
         assert fast[-1] == i
@@ -345,6 +343,7 @@ async def test_buffered_forwards_errors_and_completion_after_the_values() -> Non
     error = ValueError("x")
     seen: list[Any] = []
     done = asyncio.Event()
+
     def on_error(e: Exception) -> None:
         seen.append(e)
         done.set()

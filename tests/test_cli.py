@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rxclaude.cli import main
+from rxclaude.cli.main import main
 from rxclaude.testing import MockServer, Reply
 
 from .helpers import FIXTURES
@@ -38,8 +38,9 @@ def test_prompt_streams_and_shows_usage(server: MockServer, capsys: pytest.Captu
     assert body["system"] == "be brief" and body["max_tokens"] == 50 and body["stream"] is True
 
 
-def test_errors_are_one_line_and_nonzero(server: MockServer, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_are_one_line_and_nonzero(
+    server: MockServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "wrong-key-value")
     assert main(["hi"]) == 1
     err = capsys.readouterr().err.strip()
@@ -76,7 +77,9 @@ def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "rxclaude" in capsys.readouterr().out
 
 
-def test_attachments_image_pdf_and_file_id(server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_attachments_image_pdf_and_file_id(
+    server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from .test_files import PDF, png
 
     photo = tmp_path / "photo.jpg"  # really a PNG: the media type comes from the bytes
@@ -85,8 +88,10 @@ def test_attachments_image_pdf_and_file_id(server: MockServer, tmp_path: Path, c
     report.write_bytes(PDF)
     uploaded_png = server.files.add(png(2, 2), "chart.png")["id"]
     uploaded_pdf = server.files.add(PDF, "paper.pdf")["id"]
-    assert main(["Describe", "--image", str(photo), "--pdf", str(report),
-                 "--file", uploaded_png, "--file", uploaded_pdf]) == 0
+    assert (
+        main(["Describe", "--image", str(photo), "--pdf", str(report), "--file", uploaded_png, "--file", uploaded_pdf])
+        == 0
+    )
     blocks = server.requests[-1].json["messages"][0]["content"]
     assert [b["type"] for b in blocks] == ["image", "document", "image", "document", "text"]
     assert blocks[0]["source"]["media_type"] == "image/png"
@@ -111,9 +116,24 @@ def test_provider_bedrock_and_vertex(monkeypatch: pytest.MonkeyPatch, capsys: py
 
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-key-for-tests")
     with MockBedrockServer(text="Hola from Bedrock.", api_key="bedrock-key-for-tests").running_in_thread() as server:
-        assert main(["Hi", "--provider", "bedrock", "--region", "us-east-1", "--base-url", server.url,
-                     "-m", "us.anthropic.claude-haiku-4-5-20251001-v1:0"]) == 0
+        assert (
+            main(
+                [
+                    "Hi",
+                    "--provider",
+                    "bedrock",
+                    "--region",
+                    "us-east-1",
+                    "--base-url",
+                    server.url,
+                    "-m",
+                    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+                ]
+            )
+            == 0
+        )
         assert "Hola from Bedrock." in capsys.readouterr().out
+
     class Credentials:  # what google.auth.default() gives, without any network
         token = ""
         expired = False
@@ -125,8 +145,22 @@ def test_provider_bedrock_and_vertex(monkeypatch: pytest.MonkeyPatch, capsys: py
 
     monkeypatch.setattr(google.auth, "default", lambda scopes=None: (Credentials(), "proj-from-adc"))
     with MockVertexServer(access_token="fresh-token", text="Hello from Vertex.").running_in_thread() as server:
-        assert main(["Hi", "--provider", "vertex", "--region", "us-east5", "--base-url", server.url,
-                     "-m", "claude-sonnet-4-5@20250929"]) == 0
+        assert (
+            main(
+                [
+                    "Hi",
+                    "--provider",
+                    "vertex",
+                    "--region",
+                    "us-east5",
+                    "--base-url",
+                    server.url,
+                    "-m",
+                    "claude-sonnet-4-5@20250929",
+                ]
+            )
+            == 0
+        )
         assert "Hello from Vertex." in capsys.readouterr().out
     # the first-party default model is no model id on these platforms: say so instead of a 400
     assert main(["Hi", "--provider", "bedrock"]) == 2

@@ -13,10 +13,10 @@ import pytest
 
 import rxclaude
 from rxclaude import Client, Timeouts
-from rxclaude._retry import RetryPolicy
-from rxclaude.errors import AuthenticationError, RxClaudeError
-from rxclaude.providers.anthropic import AnthropicProvider
+from rxclaude.core.errors import AuthenticationError, RxClaudeError
+from rxclaude.core.retry import RetryPolicy
 from rxclaude.testing import MockServer, Reply
+from rxclaude.transport.providers.anthropic import AnthropicProvider
 
 KEY = "fake-key-SECRET-do-not-leak-7f3a9c"
 MODEL = "claude-opus-4-7"
@@ -223,8 +223,7 @@ async def test_api_key_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFix
         request = await provider.build_request(PARAMS)
         assert request.headers["x-api-key"] == KEY  # it is there, only hidden
         _assert_clean(provider, request)
-        async with Client(api_key=KEY, base_url=server.url, max_retries=1,
-                          timeouts=Timeouts(first_byte=0.2)) as client:
+        async with Client(api_key=KEY, base_url=server.url, max_retries=1, timeouts=Timeouts(first_byte=0.2)) as client:
             client.retry = RetryPolicy(max_retries=1, initial_delay=0.001)
             _assert_clean(client, client.provider, client.transport, client.messages)
             for _ in range(6):
@@ -246,11 +245,22 @@ async def test_api_key_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFix
         except RxClaudeError as e:
             errors.extend(_exception_chain(e))
     kinds = {type(e).__name__ for e in errors}
-    assert {"OverloadedError", "RateLimitError", "MalformedEventError", "ConnectionLostError",
-            "AuthenticationError", "ConnectError"} <= kinds, kinds
+    assert {
+        "OverloadedError",
+        "RateLimitError",
+        "MalformedEventError",
+        "ConnectionLostError",
+        "AuthenticationError",
+        "ConnectError",
+    } <= kinds, kinds
     for error in errors:
-        _assert_clean(error, error.args, getattr(error, "body", None), getattr(error, "headers", None),
-                      getattr(error, "partial", None))
+        _assert_clean(
+            error,
+            error.args,
+            getattr(error, "body", None),
+            getattr(error, "headers", None),
+            getattr(error, "partial", None),
+        )
     for record in caplog.records:
         assert KEY not in record.getMessage()
         assert KEY not in str(record.args)
@@ -262,9 +272,15 @@ async def test_api_key_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFix
 
 async def test_final_message_equals_official_sdk(server: MockServer) -> None:
     anthropic = pytest.importorskip("anthropic")
-    reply = Reply.text(["Let me ", "check ", "the weather."], thinking=["The user ", "wants weather."],
-                       tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
-                       id="msg_01ConformanceTest", input_tokens=21, output_tokens=42, seed=7)
+    reply = Reply.text(
+        ["Let me ", "check ", "the weather."],
+        thinking=["The user ", "wants weather."],
+        tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
+        id="msg_01ConformanceTest",
+        input_tokens=21,
+        output_tokens=42,
+        seed=7,
+    )
     server.enqueue(reply, reply)
     async with Client(api_key=KEY, base_url=server.url) as client:
         ours = await within(client.messages.create(**PARAMS))

@@ -21,9 +21,8 @@ from reactivex import Observable
 
 from rxclaude import Client
 from rxclaude import operators as ops
-from rxclaude._retry import RetryPolicy
 from rxclaude.cloud import PROVIDERS, BedrockClient, VertexClient, client_for
-from rxclaude.errors import (
+from rxclaude.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -36,17 +35,9 @@ from rxclaude.errors import (
     ServiceUnavailableError,
     StreamCancelledError,
 )
-from rxclaude.events import (
-    Event,
-    Message,
-    MessageStopEvent,
-    PingEvent,
-    ToolInput,
-    UnknownEvent,
-    Usage,
-)
-from rxclaude.providers.bedrock import BEDROCK_MAX_REQUEST_BYTES, BedrockProvider
-from rxclaude.providers.vertex import VERTEX_MAX_REQUEST_BYTES, VertexProvider
+from rxclaude.core.events import Event, MessageStopEvent, PingEvent, UnknownEvent
+from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.retry import RetryPolicy
 from rxclaude.stream import MessageStream
 from rxclaude.testing import (
     VERTEX_EVENT,
@@ -57,6 +48,8 @@ from rxclaude.testing import (
     sse_from_events,
     text_events,
 )
+from rxclaude.transport.providers.bedrock import BEDROCK_MAX_REQUEST_BYTES, BedrockProvider
+from rxclaude.transport.providers.vertex import VERTEX_MAX_REQUEST_BYTES, VertexProvider
 
 T = TypeVar("T")
 
@@ -97,7 +90,12 @@ BEDROCK_EXPECTED: dict[str, dict[str, Any]] = {
         "usage": (577, 53),
         "text": "",
         "tools": [("toolu_bdrk_018dfpvS9zVjdozFjuwZf5cx", "weather", {"location": "Florence,Italy"})],
-        "metrics": {"inputTokenCount": 577, "outputTokenCount": 53, "invocationLatency": 1967, "firstByteLatency": 1603},
+        "metrics": {
+            "inputTokenCount": 577,
+            "outputTokenCount": 53,
+            "invocationLatency": 1967,
+            "firstByteLatency": 1603,
+        },
     },
 }
 
@@ -106,11 +104,26 @@ BEDROCK_EXPECTED: dict[str, dict[str, Any]] = {
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real AWS or Google configuration, credentials or metadata server can be reached."""
     for name in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_BEARER_TOKEN_BEDROCK",
-        "ANTHROPIC_BEDROCK_BASE_URL", "CLOUD_ML_REGION", "ANTHROPIC_VERTEX_PROJECT_ID", "ANTHROPIC_VERTEX_BASE_URL",
-        "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "ANTHROPIC_BEDROCK_BASE_URL",
+        "CLOUD_ML_REGION",
+        "ANTHROPIC_VERTEX_PROJECT_ID",
+        "ANTHROPIC_VERTEX_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
@@ -220,9 +233,12 @@ async def test_bedrock_recordings_through_every_stream(path: Path) -> None:
     state = BedrockMockState(
         eventstream=path.read_bytes(), credentials=(ACCESS_KEY, SECRET_KEY), region="us-west-2", chunk_size=7
     )
-    async with MockBedrockServer(state) as server, BedrockClient(
-        "us-west-2", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient(
+            "us-west-2", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN, base_url=server.url
+        ) as client,
+    ):
         stream = client.messages.stream(**BEDROCK_PARAMS)
         seen, final = await run(stream)
 
@@ -281,9 +297,10 @@ async def test_bedrock_throttling_429_before_the_first_byte_is_retried_and_re_si
         text="made it",
         http_errors=[(429, "ThrottlingException", "Too many requests, please wait before trying again.")] * 2,
     )
-    async with MockBedrockServer(state) as server, BedrockClient(
-        "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=server.url
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient("us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=server.url) as client,
+    ):
         client.retry = FAST_RETRY
         stream = client.messages.stream(**BEDROCK_PARAMS)
         seen, final = await run(stream)
@@ -294,9 +311,10 @@ async def test_bedrock_throttling_429_before_the_first_byte_is_retried_and_re_si
 
 async def test_bedrock_throttling_429_exhausting_the_retries_is_a_rate_limit_error() -> None:
     state = BedrockMockState(api_key=API_KEY, http_errors=[(429, "ThrottlingException", "Slow down")] * 3)
-    async with MockBedrockServer(state) as server, BedrockClient(
-        api_key=API_KEY, base_url=server.url, max_retries=1
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient(api_key=API_KEY, base_url=server.url, max_retries=1) as client,
+    ):
         client.retry = RetryPolicy(max_retries=1, initial_delay=0.001)
         stream = client.messages.stream(**BEDROCK_PARAMS)
         seen, error = await run(stream)
@@ -313,9 +331,10 @@ async def test_bedrock_throttling_frame_mid_stream_is_a_typed_error_and_not_retr
         exception=("throttlingException", "Too many tokens, please wait before trying again."),
         exception_after=3,
     )
-    async with MockBedrockServer(state) as server, BedrockClient(
-        api_key=API_KEY, base_url=server.url, max_retries=3
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient(api_key=API_KEY, base_url=server.url, max_retries=3) as client,
+    ):
         client.retry = FAST_RETRY
         stream = client.messages.stream(**BEDROCK_PARAMS)
         seen, error = await run(stream)
@@ -366,9 +385,10 @@ async def test_bedrock_model_stream_error_keeps_the_original_status() -> None:
 async def test_bedrock_validation_400_fails_fast() -> None:
     message = "Malformed input request: #/messages/0/content: expected type: String, found: Integer"
     state = BedrockMockState(api_key=API_KEY, http_errors=[(400, "ValidationException", message)])
-    async with MockBedrockServer(state) as server, BedrockClient(
-        api_key=API_KEY, base_url=server.url, max_retries=5
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient(api_key=API_KEY, base_url=server.url, max_retries=5) as client,
+    ):
         stream = client.messages.stream(**BEDROCK_PARAMS)
         seen, error = await run(stream)
     assert type(error) is BadRequestError and not isinstance(error, ValueError)
@@ -399,17 +419,19 @@ async def test_bedrock_body_through_a_plain_client_with_the_provider() -> None:
 
 async def test_bedrock_inference_profile_arn_is_signed_and_routed() -> None:
     arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
-    async with MockBedrockServer(credentials=(ACCESS_KEY, SECRET_KEY), text="arn ok") as server, BedrockClient(
-        "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=server.url
-    ) as client:
+    async with (
+        MockBedrockServer(credentials=(ACCESS_KEY, SECRET_KEY), text="arn ok") as server,
+        BedrockClient("us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=server.url) as client,
+    ):
         message = await within(client.messages.create(**{**BEDROCK_PARAMS, "model": arn}))
         assert message.text == "arn ok" and server.state.requests[0].model == arn
 
 
 async def test_bedrock_operators_work_unchanged() -> None:
-    async with MockBedrockServer(eventstream=SONNET.read_bytes(), chunk_size=3) as server, BedrockClient(
-        api_key=API_KEY, base_url=server.url
-    ) as client:
+    async with (
+        MockBedrockServer(eventstream=SONNET.read_bytes(), chunk_size=3) as server,
+        BedrockClient(api_key=API_KEY, base_url=server.url) as client,
+    ):
         frames = client.messages.frames(**BEDROCK_PARAMS)
         tools, error = await collect(frames.pipe(ops.parse(), ops.tool_input()))
         assert error is None and tools[-1].done and tools[-1].input == {"location": "Florence,Italy"}
@@ -451,7 +473,10 @@ async def test_bedrock_disposing_a_frames_subscription_closes_the_connection() -
 
 async def test_bedrock_request_cap_is_20_mb() -> None:
     big = {**BEDROCK_PARAMS, "messages": [{"role": "user", "content": "x" * (21 * 1024 * 1024)}]}
-    async with MockBedrockServer(api_key=API_KEY) as server, BedrockClient(api_key=API_KEY, base_url=server.url) as client:
+    async with (
+        MockBedrockServer(api_key=API_KEY) as server,
+        BedrockClient(api_key=API_KEY, base_url=server.url) as client,
+    ):
         with pytest.raises(MediaTooLargeError) as info:
             client.messages.stream(**big)
         assert info.value.limit == BEDROCK_MAX_REQUEST_BYTES == 20 * 1024 * 1024
@@ -463,9 +488,12 @@ async def test_bedrock_request_cap_is_20_mb() -> None:
 async def test_bedrock_secrets_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     state = BedrockMockState(credentials=(ACCESS_KEY, "the-server-wants-another-secret"))
-    async with MockBedrockServer(state) as server, BedrockClient(
-        "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockBedrockServer(state) as server,
+        BedrockClient(
+            "us-east-1", access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=SESSION_TOKEN, base_url=server.url
+        ) as client,
+    ):
         _, error = await run(client.messages.stream(**BEDROCK_PARAMS))
         shown = [repr(client), str(client.provider), repr(client.messages), repr(error), str(error), caplog.text]
     assert type(error) is AuthenticationError and "signature" in error.message
@@ -488,9 +516,10 @@ async def test_vertex_recording_through_every_stream_with_an_unknown_vertex_even
         inject_vertex_event=True,
         chunk_size=11,
     )
-    async with MockVertexServer(state) as server, VertexClient(
-        "proj", "us-east5", credentials=creds, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(state) as server,
+        VertexClient("proj", "us-east5", credentials=creds, base_url=server.url) as client,
+    ):
         stream = client.messages.stream(**VERTEX_PARAMS)
         seen, final = await run(stream)
 
@@ -511,7 +540,10 @@ async def test_vertex_recording_through_every_stream_with_an_unknown_vertex_even
     assert seen.messages == [final]
 
     (request,) = state.requests
-    assert request.path == f"/v1/projects/proj/locations/us-east5/publishers/anthropic/models/{VERTEX_MODEL}:streamRawPredict"
+    assert (
+        request.path
+        == f"/v1/projects/proj/locations/us-east5/publishers/anthropic/models/{VERTEX_MODEL}:streamRawPredict"
+    )
     assert request.body["stream"] is True and "model" not in request.body
     assert request.body["anthropic_version"] == "vertex-2023-10-16"
     assert lower(request.headers)["authorization"] == f"Bearer {TOKEN}-1"
@@ -521,9 +553,10 @@ async def test_vertex_recording_through_every_stream_with_an_unknown_vertex_even
 async def test_vertex_token_is_refreshed_only_when_expired() -> None:
     creds = FakeCredentials()  # no token yet
     state = VertexMockState(access_token=f"{TOKEN}-1", text="first")
-    async with MockVertexServer(state) as server, VertexClient(
-        "proj", "global", credentials=creds, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(state) as server,
+        VertexClient("proj", "global", credentials=creds, base_url=server.url) as client,
+    ):
         assert client.auth == "credentials"
         assert (await within(client.messages.create(**VERTEX_PARAMS))).text == "first"
         assert (await within(client.messages.create(**VERTEX_PARAMS))).text == "first"
@@ -537,9 +570,10 @@ async def test_vertex_token_is_refreshed_only_when_expired() -> None:
 
 
 async def test_vertex_401_is_an_authentication_error_and_not_retried() -> None:
-    async with MockVertexServer(access_token=TOKEN) as server, VertexClient(
-        "proj", "us-east5", access_token="revoked-token", base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(access_token=TOKEN) as server,
+        VertexClient("proj", "us-east5", access_token="revoked-token", base_url=server.url) as client,
+    ):
         stream = client.messages.stream(**VERTEX_PARAMS)
         seen, error = await run(stream)
         assert type(error) is AuthenticationError and error.status_code == 401
@@ -549,12 +583,20 @@ async def test_vertex_401_is_an_authentication_error_and_not_retried() -> None:
 
 
 async def test_vertex_429_quota_is_retried_then_typed() -> None:
-    quota = [{"error": {"code": 429, "message": "Quota exceeded for aiplatform.googleapis.com/online_prediction",
-                        "status": "RESOURCE_EXHAUSTED"}}]
+    quota = [
+        {
+            "error": {
+                "code": 429,
+                "message": "Quota exceeded for aiplatform.googleapis.com/online_prediction",
+                "status": "RESOURCE_EXHAUSTED",
+            }
+        }
+    ]
     state = VertexMockState(access_token=TOKEN, text="after the quota", http_errors=[(429, quota)])
-    async with MockVertexServer(state) as server, VertexClient(
-        "proj", "us-east5", access_token=TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(state) as server,
+        VertexClient("proj", "us-east5", access_token=TOKEN, base_url=server.url) as client,
+    ):
         client.retry = FAST_RETRY
         stream = client.messages.stream(**VERTEX_PARAMS)
         assert (await within(stream.final_message())).text == "after the quota"
@@ -581,9 +623,10 @@ async def test_vertex_429_quota_is_retried_then_typed() -> None:
 async def test_vertex_url_per_region(region: str, default_base: str) -> None:
     assert VertexClient("proj", region, access_token=TOKEN).base_url == default_base
     state = VertexMockState(access_token=TOKEN, project_id="proj", region=region, text=f"hello from {region}")
-    async with MockVertexServer(state) as server, VertexClient(
-        "proj", region, access_token=TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(state) as server,
+        VertexClient("proj", region, access_token=TOKEN, base_url=server.url) as client,
+    ):
         assert (await within(client.messages.create(**VERTEX_PARAMS))).text == f"hello from {region}"
     assert state.requests[0].path == (
         f"/v1/projects/proj/locations/{region}/publishers/anthropic/models/{VERTEX_MODEL}:streamRawPredict"
@@ -620,10 +663,12 @@ async def test_vertex_body_through_a_plain_client_with_the_provider() -> None:
 
 
 async def test_vertex_operators_work_unchanged() -> None:
-    async with MockVertexServer(access_token=TOKEN, sse=VERTEX_SSE.read_bytes(), inject_vertex_event=True,
-                                chunk_size=5) as server, VertexClient(
-        "proj", "global", access_token=TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(
+            access_token=TOKEN, sse=VERTEX_SSE.read_bytes(), inject_vertex_event=True, chunk_size=5
+        ) as server,
+        VertexClient("proj", "global", access_token=TOKEN, base_url=server.url) as client,
+    ):
         frames = client.messages.frames(**VERTEX_PARAMS)
         events, error = await collect(frames.pipe(ops.parse()))
         assert error is None and sum(isinstance(e, UnknownEvent) for e in events) == 1
@@ -636,9 +681,10 @@ async def test_vertex_operators_work_unchanged() -> None:
 
 async def test_vertex_cancel_closes_the_connection() -> None:
     state = VertexMockState(access_token=TOKEN, text="word " * 400, chunk_size=64, delay=0.01)
-    async with MockVertexServer(state) as server, VertexClient(
-        "proj", "global", access_token=TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(state) as server,
+        VertexClient("proj", "global", access_token=TOKEN, base_url=server.url) as client,
+    ):
         async with client.messages.stream(**VERTEX_PARAMS) as stream:
             first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
             stream.text.subscribe(lambda t: first.done() or first.set_result(t))
@@ -661,9 +707,10 @@ async def test_vertex_request_cap_is_30_mb() -> None:
 
 async def test_vertex_tokens_stay_out_of_reprs_and_errors() -> None:
     creds = FakeCredentials(token=TOKEN, expiry=_utcnow() + timedelta(hours=1))
-    async with MockVertexServer(access_token="another-token") as server, VertexClient(
-        "proj", "us-east5", credentials=creds, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(access_token="another-token") as server,
+        VertexClient("proj", "us-east5", credentials=creds, base_url=server.url) as client,
+    ):
         _, error = await run(client.messages.stream(**VERTEX_PARAMS))
         shown = [repr(client), repr(client.provider), repr(error), str(error)]
     assert type(error) is AuthenticationError
@@ -740,12 +787,16 @@ async def test_vertex_event_anywhere_passes_through(where: str) -> None:
     """An unknown event is delivered as UnknownEvent and otherwise ignored, wherever it comes."""
     events = text_events("a b c", model="claude-sonnet-4-5-20250929", invocation_metrics=False)
     sse = sse_from_events(events)
-    cut = {"first": 0, "between_deltas": sse.index(b"event: content_block_delta", sse.index(b"text_delta")),
-           "after_message_stop": len(sse)}[where]
+    cut = {
+        "first": 0,
+        "between_deltas": sse.index(b"event: content_block_delta", sse.index(b"text_delta")),
+        "after_message_stop": len(sse),
+    }[where]
     body = sse[:cut] + VERTEX_EVENT + sse[cut:]
-    async with MockVertexServer(access_token=TOKEN, sse=body) as server, VertexClient(
-        "proj", "global", access_token=TOKEN, base_url=server.url
-    ) as client:
+    async with (
+        MockVertexServer(access_token=TOKEN, sse=body) as server,
+        VertexClient("proj", "global", access_token=TOKEN, base_url=server.url) as client,
+    ):
         seen, final = await run(client.messages.stream(**VERTEX_PARAMS))
         piped, error = await collect(client.messages.frames(**VERTEX_PARAMS).pipe(ops.parse(), ops.text()))
     assert error is None and "".join(piped) == "a b c"
@@ -767,7 +818,7 @@ async def test_request_id_of_cloud_responses() -> None:
 
 async def test_the_files_api_on_bedrock_is_a_typed_unsupported_feature_error() -> None:
     """Bad input gets a typed error: the Files API exists only on the first-party API."""
-    from rxclaude.errors import RxClaudeError, UnsupportedFeatureError
+    from rxclaude.core.errors import RxClaudeError, UnsupportedFeatureError
 
     async with BedrockClient(api_key=API_KEY, base_url="http://127.0.0.1:9", region="us-east-1") as client:
         with pytest.raises(UnsupportedFeatureError, match="only on the first-party Anthropic API") as info:

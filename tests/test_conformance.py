@@ -33,7 +33,9 @@ def sdk_message(data: bytes) -> dict[str, Any]:
         if sse.event in ("ping", None) or not sse.data:
             continue
         snapshot = accumulate_event(
-            event=orjson.loads(sse.data), current_snapshot=snapshot, json_bufs=bufs,
+            event=orjson.loads(sse.data),
+            current_snapshot=snapshot,
+            json_bufs=bufs,
             request_headers=httpx.Headers(),
         )
     assert snapshot is not None
@@ -62,20 +64,34 @@ def test_final_message_equals_sdk(name: str) -> None:
 
 
 def sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(
-        b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"   \n\n" for e in events
-    )
+    return b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"   \n\n" for e in events)
 
 
 def every_block_type_stream(pieces: int = 3) -> bytes:
     """A generated stream holding every GA and beta block and delta type."""
-    ev: list[dict[str, Any]] = [{
-        "type": "message_start",
-        "message": {"id": "msg_gen", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-                    "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None,
-                    "usage": {"input_tokens": 10, "cache_creation_input_tokens": 2,
-                              "cache_read_input_tokens": 3, "output_tokens": 1, "service_tier": "standard"}},
-    }, {"type": "ping"}]
+    ev: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_gen",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-6",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "stop_details": None,
+                "usage": {
+                    "input_tokens": 10,
+                    "cache_creation_input_tokens": 2,
+                    "cache_read_input_tokens": 3,
+                    "output_tokens": 1,
+                    "service_tier": "standard",
+                },
+            },
+        },
+        {"type": "ping"},
+    ]
     index = 0
 
     def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
@@ -85,43 +101,114 @@ def every_block_type_stream(pieces: int = 3) -> bytes:
         ev.append({"type": "content_block_stop", "index": index})
         index += 1
 
-    block({"type": "thinking", "thinking": "", "signature": ""},
-          [{"type": "thinking_delta", "thinking": f"step {i}. "} for i in range(pieces)]
-          + [{"type": "thinking_delta", "thinking": ""}, {"type": "signature_delta", "signature": "c2ln"}])
+    block(
+        {"type": "thinking", "thinking": "", "signature": ""},
+        [{"type": "thinking_delta", "thinking": f"step {i}. "} for i in range(pieces)]
+        + [{"type": "thinking_delta", "thinking": ""}, {"type": "signature_delta", "signature": "c2ln"}],
+    )
     block({"type": "redacted_thinking", "data": "EqkE"}, [])
-    block({"type": "text", "text": ""},
-          [{"type": "citations_delta", "citation": {"type": "char_location", "cited_text": "a", "document_index": 0,
-                                                    "document_title": "d", "start_char_index": 0,
-                                                    "end_char_index": 1, "file_id": None}},
-           {"type": "citations_delta", "citation": {"type": "page_location", "cited_text": "b", "document_index": 1,
-                                                    "document_title": None, "start_page_number": 1,
-                                                    "end_page_number": 2}}]
-          + [{"type": "text_delta", "text": f"Olá {i} 👋 "} for i in range(pieces)])
+    block(
+        {"type": "text", "text": ""},
+        [
+            {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "char_location",
+                    "cited_text": "a",
+                    "document_index": 0,
+                    "document_title": "d",
+                    "start_char_index": 0,
+                    "end_char_index": 1,
+                    "file_id": None,
+                },
+            },
+            {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "page_location",
+                    "cited_text": "b",
+                    "document_index": 1,
+                    "document_title": None,
+                    "start_page_number": 1,
+                    "end_page_number": 2,
+                },
+            },
+        ]
+        + [{"type": "text_delta", "text": f"Olá {i} 👋 "} for i in range(pieces)],
+    )
     tool_json = orjson.dumps({"location": "Florence, Italy", "days": [1, 2, 3], "unit": None}).decode()
     frags = [""] + [tool_json[i : i + 5] for i in range(0, len(tool_json), 5)]
-    block({"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}, "caller": {"type": "direct"}},
-          [{"type": "input_json_delta", "partial_json": f} for f in frags])
-    block({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
-          [{"type": "input_json_delta", "partial_json": '{"query": "tokyo'}, {"type": "input_json_delta",
-                                                                             "partial_json": ' population"}'}])
-    block({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
-           "content": [{"type": "web_search_result", "title": "T", "url": "https://x", "encrypted_content": "E",
-                        "page_age": None}]}, [])
-    block({"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "ask", "server_name": "deepwiki", "input": {}},
-          [{"type": "input_json_delta", "partial_json": '{"q": 1}'}])
-    block({"type": "mcp_tool_result", "tool_use_id": "mcptoolu_1", "is_error": False,
-           "content": [{"type": "text", "text": "ok"}]}, [])
-    block({"type": "bash_code_execution_tool_result", "tool_use_id": "srvtoolu_2",
-           "content": {"type": "bash_code_execution_result", "stdout": "1\n", "stderr": "", "return_code": 0,
-                       "content": []}}, [])
+    block(
+        {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}, "caller": {"type": "direct"}},
+        [{"type": "input_json_delta", "partial_json": f} for f in frags],
+    )
+    block(
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+        [
+            {"type": "input_json_delta", "partial_json": '{"query": "tokyo'},
+            {"type": "input_json_delta", "partial_json": ' population"}'},
+        ],
+    )
+    block(
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "title": "T",
+                    "url": "https://x",
+                    "encrypted_content": "E",
+                    "page_age": None,
+                }
+            ],
+        },
+        [],
+    )
+    block(
+        {"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "ask", "server_name": "deepwiki", "input": {}},
+        [{"type": "input_json_delta", "partial_json": '{"q": 1}'}],
+    )
+    block(
+        {
+            "type": "mcp_tool_result",
+            "tool_use_id": "mcptoolu_1",
+            "is_error": False,
+            "content": [{"type": "text", "text": "ok"}],
+        },
+        [],
+    )
+    block(
+        {
+            "type": "bash_code_execution_tool_result",
+            "tool_use_id": "srvtoolu_2",
+            "content": {
+                "type": "bash_code_execution_result",
+                "stdout": "1\n",
+                "stderr": "",
+                "return_code": 0,
+                "content": [],
+            },
+        },
+        [],
+    )
     block({"type": "container_upload", "file_id": "file_1"}, [])
-    block({"type": "compaction", "content": None},
-          [{"type": "compaction_delta", "content": "summary", "encrypted_content": None}])
+    block(
+        {"type": "compaction", "content": None},
+        [{"type": "compaction_delta", "content": "summary", "encrypted_content": None}],
+    )
     block({"type": "text", "text": ""}, [{"type": "text_delta", "text": "done."}])
-    ev.append({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None,
-                                                   "container": {"id": "container_1", "expires_at": "2026-04-24T11:13:36.730129Z"}},
-               "usage": {"input_tokens": 20, "output_tokens": 99,
-                         "server_tool_use": {"web_search_requests": 1}}})
+    ev.append(
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "container": {"id": "container_1", "expires_at": "2026-04-24T11:13:36.730129Z"},
+            },
+            "usage": {"input_tokens": 20, "output_tokens": 99, "server_tool_use": {"web_search_requests": 1}},
+        }
+    )
     ev.append({"type": "message_stop"})
     return sse(ev)
 

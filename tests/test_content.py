@@ -1,4 +1,4 @@
-"""Tests for rxclaude.content (builders, validate_request) and rxclaude._media (sniffing, headers)."""
+"""Tests for rxclaude.content (builders, validate_request) and rxclaude.core.media (sniffing, headers)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from rxclaude import _media
 from rxclaude.content import (
     MAX_IMAGE_BYTES,
     MAX_REQUEST_BYTES,
@@ -29,7 +28,8 @@ from rxclaude.content import (
     user,
     validate_request,
 )
-from rxclaude.errors import (
+from rxclaude.core import media as _media
+from rxclaude.core.errors import (
     ContentError,
     CorruptMediaError,
     EncryptedPDFError,
@@ -96,9 +96,7 @@ def make_pdf(*, encrypted: bool = False, note: bytes = b"") -> bytes:
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
     ]
     if encrypted:
-        objects.append(
-            b"<< /Filter /Standard /V 1 /R 2 /P -44 /O <" + b"00" * 32 + b"> /U <" + b"11" * 32 + b"> >>"
-        )
+        objects.append(b"<< /Filter /Standard /V 1 /R 2 /P -44 /O <" + b"00" * 32 + b"> /U <" + b"11" * 32 + b"> >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -220,9 +218,7 @@ def test_prefix_mode_needs_only_the_header(name: str) -> None:
     assert sizes == {(full.width, full.height)}
 
 
-@pytest.mark.parametrize(
-    "name", ["png", "jpeg", "jpeg-progressive", "webp-lossy", "webp-lossless", "webp-extended"]
-)
+@pytest.mark.parametrize("name", ["png", "jpeg", "jpeg-progressive", "webp-lossy", "webp-lossless", "webp-extended"])
 def test_every_truncation_is_detected(name: str) -> None:
     data = SAMPLES[name]()
     for n in range(len(data)):
@@ -250,9 +246,7 @@ def test_damaged_bytes_raise_only_content_errors(name: str, flips: list[tuple[in
         (PNG_SIGNATURE + png_chunk(b"tEXt", b"a\x00b") + craft_png(4, 4)[8:], "IHDR"),
         (craft_png(4, 4)[:30] + b"\x00" + craft_png(4, 4)[31:], "CRC"),
         (
-            PNG_SIGNATURE
-            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0))
-            + png_chunk(b"IEND", b""),
+            PNG_SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0)) + png_chunk(b"IEND", b""),
             "IDAT",
         ),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9", "SOF"),
@@ -312,9 +306,7 @@ def test_pdf_checks() -> None:
     assert not _media.is_encrypted_pdf(make_pdf(note=b" % /Encrypt docs"))
     with pytest.raises(EncryptedPDFError, match="encrypted"):
         _media.check_pdf(make_pdf(encrypted=True))
-    xref_stream = make_pdf().replace(
-        b"trailer\n<<", b"trailer\n<< /Type /XRef /Encrypt<< /Filter /Standard >>"
-    )
+    xref_stream = make_pdf().replace(b"trailer\n<<", b"trailer\n<< /Type /XRef /Encrypt<< /Filter /Standard >>")
     assert _media.is_encrypted_pdf(xref_stream)
     with pytest.raises(CorruptMediaError, match="truncated"):
         _media.check_pdf(make_pdf()[:-40] + b" " * 2000)
@@ -512,7 +504,7 @@ def _run(code: str) -> None:
 
 
 def test_importing_content_does_not_import_pillow() -> None:
-    _run("import sys, rxclaude.content, rxclaude._media; assert 'PIL' not in sys.modules, 'PIL imported'")
+    _run("import sys, rxclaude.content, rxclaude.core.media; assert 'PIL' not in sys.modules, 'PIL imported'")
 
 
 def test_works_without_pillow() -> None:
@@ -539,9 +531,7 @@ def test_pdf_document(tmp_path: Path) -> None:
     pdf = make_pdf()
     path = tmp_path / "paper.pdf"
     path.write_bytes(pdf)
-    block = document(
-        path, title="Paper", context="from arXiv", citations=True, cache_control={"type": "ephemeral"}
-    )
+    block = document(path, title="Paper", context="from arXiv", citations=True, cache_control={"type": "ephemeral"})
     assert block == {
         "type": "document",
         "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
@@ -628,11 +618,15 @@ def request(*messages: dict[str, Any]) -> dict[str, Any]:
 
 def test_references_files_finds_a_file_source_at_any_depth() -> None:
     assert references_files(request(user(document("file_1"), "Hi")))
-    in_tool_result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
-                                                   "content": [image("file_2")]}]}
+    in_tool_result = {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "t", "content": [image("file_2")]}],
+    }
     assert references_files(request(in_tool_result))
-    in_document = {"role": "user", "content": [{"type": "document",
-                                                "source": {"type": "content", "content": (image("file_3"),)}}]}
+    in_document = {
+        "role": "user",
+        "content": [{"type": "document", "source": {"type": "content", "content": (image("file_3"),)}}],
+    }
     assert references_files(request(in_document))
     assert not references_files(request(user(image("https://example.com/a.png"), "Hi")))
     assert not references_files(request({"role": "user", "content": "plain string content"}))
@@ -668,9 +662,7 @@ def test_many_image_requests_allow_2000_px() -> None:
     url = image("https://example.com/a.png")
     big = b64_image(craft_png(2001, 1), "image/png")
     validate_request(request(user(*[url] * 19, big)))  # 20 images: 8000 px still applies
-    with pytest.raises(
-        ImageDimensionsError, match=r"messages\[0\]\.content\[20\].*2001x1.*many-image"
-    ) as info:
+    with pytest.raises(ImageDimensionsError, match=r"messages\[0\]\.content\[20\].*2001x1.*many-image") as info:
         validate_request(request(user(*[url] * 20, big)))
     assert info.value.limit == 2000
     validate_request(request(user(*[url] * 20, b64_image(craft_png(2000, 2000), "image/png"))))
@@ -687,11 +679,7 @@ def test_validate_checks_base64_images() -> None:
         validate_request(request(user(b64_image(craft_png(8, 8)[:20], "image/png"))))
     with pytest.raises(CorruptMediaError, match="base64"):
         validate_request(
-            request(
-                user(
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "@@@"}}
-                )
-            )
+            request(user({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "@@@"}}))
         )
     oversize = {"type": "base64", "media_type": "image/png", "data": "A" * (MAX_IMAGE_BYTES + 1)}
     with pytest.raises(MediaTooLargeError, match="5242881 bytes as base64"):

@@ -17,8 +17,9 @@ import pytest
 from aiohttp import web
 
 import rxclaude
-from rxclaude import _cli_files, content, files
-from rxclaude.errors import (
+from rxclaude import content, files
+from rxclaude.cli import files as _cli_files
+from rxclaude.core.errors import (
     AuthenticationError,
     BadRequestError,
     ConnectionLostError,
@@ -28,7 +29,7 @@ from rxclaude.errors import (
 )
 from rxclaude.files import FILES_BETA, FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.testing import SERVER_KEY, MockServer, Reply
-from rxclaude.transport import Timeouts
+from rxclaude.transport.base import Timeouts
 
 MODEL = "claude-sonnet-4-5"
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
@@ -40,8 +41,12 @@ def png(width: int = 2, height: int = 1) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     rows = (b"\x00" + b"\xff\x00\x00" * width) * height
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -64,9 +69,17 @@ def files_requests(server: MockServer) -> list[Any]:
 
 
 def test_metadata_round_trip_keeps_unknown_fields() -> None:
-    raw = {"id": "file_011CNha8iCJcU1wXNR6q4V8w", "type": "file", "filename": "a.pdf",
-           "mime_type": "application/pdf", "size_bytes": 10, "created_at": "2025-04-14T12:00:00.123456Z",
-           "downloadable": False, "expires_at": "2025-05-14T12:00:00Z", "scope": {"type": "session"}}
+    raw = {
+        "id": "file_011CNha8iCJcU1wXNR6q4V8w",
+        "type": "file",
+        "filename": "a.pdf",
+        "mime_type": "application/pdf",
+        "size_bytes": 10,
+        "created_at": "2025-04-14T12:00:00.123456Z",
+        "downloadable": False,
+        "expires_at": "2025-05-14T12:00:00Z",
+        "scope": {"type": "session"},
+    }
     meta = FileMetadata.from_dict(raw)
     assert meta.extra == {"expires_at": "2025-05-14T12:00:00Z", "scope": {"type": "session"}}
     assert meta.to_dict() == raw and FileMetadata.from_dict(meta.to_dict()) == meta
@@ -78,8 +91,10 @@ def test_metadata_round_trip_keeps_unknown_fields() -> None:
         meta.extra["x"] = 1  # type: ignore[index]
     assert meta.block() == {"type": "document", "source": {"type": "file", "file_id": meta.id}}
     assert FileMetadata("file_1", "a.png", "image/png", 1, "").block()["type"] == "image"
-    assert FileMetadata("file_1", "a.csv", "text/csv", 1, "").block() == {"type": "container_upload",
-                                                                          "file_id": "file_1"}
+    assert FileMetadata("file_1", "a.csv", "text/csv", 1, "").block() == {
+        "type": "container_upload",
+        "file_id": "file_1",
+    }
     assert FileDeleted.from_dict({"id": "file_1", "type": "file_deleted"}) == FileDeleted("file_1")
     page = FilePage.from_dict({"data": [raw], "has_more": True})
     assert (page.first_id, page.last_id, page.next_page) == (meta.id, meta.id, None)
@@ -98,11 +113,20 @@ async def test_upload_from_path_sends_a_real_multipart_body(
     meta = await Files(client).upload(path)
     assert meta.id.startswith("file_011C") and len(meta.id) == len("file_011C") + 20
     assert (meta.filename, meta.mime_type, meta.size_bytes, meta.downloadable, meta.type) == (
-        "report.pdf", "application/pdf", len(PDF), False, "file")
+        "report.pdf",
+        "application/pdf",
+        len(PDF),
+        False,
+        "file",
+    )
     up = server.files.uploads[-1]
     assert up.content_type.startswith("multipart/form-data; boundary=")
-    assert (up.part_name, up.filename, up.part_content_type, up.size) == ("file", "report.pdf", "application/pdf",
-                                                                          len(PDF))
+    assert (up.part_name, up.filename, up.part_content_type, up.size) == (
+        "file",
+        "report.pdf",
+        "application/pdf",
+        len(PDF),
+    )
     assert up.parts == (("file", "report.pdf", "application/pdf", len(PDF)),) and up.file_id == meta.id
     stored = server.files.get(meta.id)
     assert stored is not None and stored.data == PDF
@@ -299,10 +323,20 @@ async def test_retries_before_the_first_byte_then_succeeds() -> None:
         srv = request.app[SERVER_KEY]
         calls.append(1)
         if len(calls) == 1:
-            return srv.error_response(srv.record_for(request), 529, "overloaded_error", "Overloaded",
-                                      [("retry-after-ms", "1")])
-        return web.json_response({"id": request.match_info["file_id"], "type": "file", "filename": "a",
-                                  "mime_type": "text/plain", "size_bytes": 1, "created_at": "", "downloadable": False})
+            return srv.error_response(
+                srv.record_for(request), 529, "overloaded_error", "Overloaded", [("retry-after-ms", "1")]
+            )
+        return web.json_response(
+            {
+                "id": request.match_info["file_id"],
+                "type": "file",
+                "filename": "a",
+                "mime_type": "text/plain",
+                "size_bytes": 1,
+                "created_at": "",
+                "downloadable": False,
+            }
+        )
 
     async with MockServer(routes=[web.get("/v1/files/{file_id}", flaky)]) as server:
         async with rxclaude.Client(api_key="k", base_url=server.url) as c:
@@ -321,8 +355,7 @@ async def test_upload_is_sent_again_whole_on_retry(tmp_path: Path) -> None:
         srv = request.app[SERVER_KEY]
         if not seen:
             seen.append(len(await request.read()))
-            return srv.error_response(srv.record_for(request), 503, "api_error", "try again",
-                                      [("retry-after-ms", "1")])
+            return srv.error_response(srv.record_for(request), 503, "api_error", "try again", [("retry-after-ms", "1")])
         return await srv.files._upload(request)
 
     path = tmp_path / "big.txt"
@@ -346,8 +379,7 @@ async def test_first_byte_timeout_is_typed() -> None:
         async with rxclaude.Client(api_key="k", base_url=server.url, max_retries=0, timeouts=timeouts) as c:
             with pytest.raises(FirstByteTimeoutError):
                 await Files(c).list_page()
-        async with rxclaude.Client(api_key="k", base_url=server.url, max_retries=0,
-                                   timeouts=Timeouts(total=0.2)) as c:
+        async with rxclaude.Client(api_key="k", base_url=server.url, max_retries=0, timeouts=Timeouts(total=0.2)) as c:
             with pytest.raises(rxclaude.TotalTimeoutError):
                 await Files(c).list_page()
 
@@ -360,8 +392,7 @@ async def test_api_key_never_in_reprs_or_errors(server: MockServer) -> None:
             await f.upload(b"abc", filename="a.txt")
         with pytest.raises(AuthenticationError) as info2:
             await f.retrieve("file_1")
-        texts = [repr(f), str(info.value), repr(info.value), str(info2.value), repr(info2.value),
-                 repr(info.value.body)]
+        texts = [repr(f), str(info.value), repr(info.value), str(info2.value), repr(info2.value), repr(info.value.body)]
         assert all(SECRET not in t for t in texts), texts
         assert server.url in repr(f)
 
@@ -381,13 +412,17 @@ async def test_no_key_fails_before_sending(server: MockServer, monkeypatch: pyte
 async def test_mock_files_endpoints_speak_the_api(server: MockServer) -> None:
     h = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
     async with aiohttp.ClientSession() as http:
+
         async def get(path: str, headers: dict[str, str] = h) -> tuple[int, Any]:
             async with http.get(server.url + path, headers=headers) as r:
                 return r.status, await r.json()
 
         status, body = await get("/v1/files/file_011Cnope")
-        assert status == 404 and body["type"] == "error" and body["error"] == {
-            "type": "not_found_error", "message": "File not found: file_011Cnope"}
+        assert (
+            status == 404
+            and body["type"] == "error"
+            and body["error"] == {"type": "not_found_error", "message": "File not found: file_011Cnope"}
+        )
         assert body["request_id"].startswith("req_011C")
         for bad in ("0", "1001", "abc"):
             status, body = await get(f"/v1/files?limit={bad}")
@@ -405,8 +440,11 @@ async def test_mock_files_endpoints_speak_the_api(server: MockServer) -> None:
         assert status == 400 and FILES_BETA in body["error"]["message"]
         status, body = await get("/v1/files", {**h, "anthropic-beta": f"x,{FILES_BETA}"})
         assert status == 200
-        async with http.post(server.url + "/v1/files", data=b"raw pdf",
-                             headers={**h, "content-type": "application/pdf", "anthropic-beta": FILES_BETA}) as r:
+        async with http.post(
+            server.url + "/v1/files",
+            data=b"raw pdf",
+            headers={**h, "content-type": "application/pdf", "anthropic-beta": FILES_BETA},
+        ) as r:
             assert r.status == 400 and "multipart/form-data" in (await r.json())["error"]["message"]
         form = aiohttp.FormData()
         form.add_field("document", b"%PDF-", filename="a.pdf", content_type="application/pdf")
@@ -448,38 +486,66 @@ async def test_messages_accept_images_and_file_documents_end_to_end(
 
 
 async def test_messages_reject_a_mismatched_image_media_type(server: MockServer) -> None:
-    block = {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg",
-                                         "data": base64.b64encode(png()).decode()}}
+    block = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/jpeg", "data": base64.b64encode(png()).decode()},
+    }
     async with rxclaude.Client(api_key="k", base_url=server.url, validate=False, max_retries=0) as c:
         with pytest.raises(BadRequestError) as info:
             await c.messages.stream(**_ask(block)).final_text()
     assert info.value.message == (
         "messages.0.content.0.image.source.base64.data: The image was specified using the image/jpeg media type, "
-        "but the image appears to be a image/png image")
+        "but the image appears to be a image/png image"
+    )
     assert info.value.status_code == 400 and info.value.request_id
 
 
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        ({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "%%%not base64"}},
-         "messages.0.content.0.image.source.base64.data: The image data is not valid base64"),
-        ({"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "AAAA"}},
-         "messages.0.content.0.image.source.base64.media_type: Input should be"),
-        ({"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                      "data": base64.b64encode(b"<html>").decode()}},
-         "messages.0.content.0.image.source.base64.data: Could not process image"),
-        ({"type": "image", "source": {"type": "file", "file_id": "file_011Cmissing"}},
-         "messages.0.content.0.image.source.file.file_id: File not found: file_011Cmissing"),
-        ({"type": "document", "source": {"type": "file", "file_id": "file_011Cmissing"}},
-         "messages.0.content.0.document.source.file.file_id: File not found: file_011Cmissing"),
-        ({"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
-                                         "data": base64.b64encode(b"not a pdf").decode()}},
-         "messages.0.content.0.document.source.base64.data: The PDF specified was not valid."),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "%%%not base64"}},
+            "messages.0.content.0.image.source.base64.data: The image data is not valid base64",
+        ),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "AAAA"}},
+            "messages.0.content.0.image.source.base64.media_type: Input should be",
+        ),
+        (
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(b"<html>").decode()},
+            },
+            "messages.0.content.0.image.source.base64.data: Could not process image",
+        ),
+        (
+            {"type": "image", "source": {"type": "file", "file_id": "file_011Cmissing"}},
+            "messages.0.content.0.image.source.file.file_id: File not found: file_011Cmissing",
+        ),
+        (
+            {"type": "document", "source": {"type": "file", "file_id": "file_011Cmissing"}},
+            "messages.0.content.0.document.source.file.file_id: File not found: file_011Cmissing",
+        ),
+        (
+            {
+                "type": "document",
+                "source": {
+                    "type": "base64",
+                    "media_type": "application/pdf",
+                    "data": base64.b64encode(b"not a pdf").decode(),
+                },
+            },
+            "messages.0.content.0.document.source.base64.data: The PDF specified was not valid.",
+        ),
         ({"type": "document", "source": {"type": "gzip"}}, "messages.0.content.0.document.source: Input tag 'gzip'"),
-        ({"type": "tool_result", "tool_use_id": "t", "content": [
-            {"type": "image", "source": {"type": "file", "file_id": "file_011Cmissing"}}]},
-         "messages.0.content.0.tool_result.content.0.image.source.file.file_id: File not found"),
+        (
+            {
+                "type": "tool_result",
+                "tool_use_id": "t",
+                "content": [{"type": "image", "source": {"type": "file", "file_id": "file_011Cmissing"}}],
+            },
+            "messages.0.content.0.tool_result.content.0.image.source.file.file_id: File not found",
+        ),
     ],
 )
 async def test_messages_reject_bad_media_blocks(server: MockServer, block: dict[str, Any], message: str) -> None:
@@ -521,8 +587,10 @@ def test_cli_upload_list_info_download_delete(
         file_id = capsys.readouterr().out.split("\t")[0]
         assert file_id in server.files and server.files.uploads[-1].filename == "report.pdf"
 
-        assert _cli_files.main(["upload", str(src), "--media-type", "text/plain", "--filename", "r.txt",
-                                "--json", *url]) == 0
+        assert (
+            _cli_files.main(["upload", str(src), "--media-type", "text/plain", "--filename", "r.txt", "--json", *url])
+            == 0
+        )
         second = orjson.loads(capsys.readouterr().out)
         assert (second["filename"], second["mime_type"]) == ("r.txt", "text/plain")
 
@@ -548,8 +616,9 @@ def test_cli_upload_list_info_download_delete(
         capsys.readouterr()
 
 
-def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     with MockServer().running_in_thread() as server:
         url = ["--base-url", server.url]

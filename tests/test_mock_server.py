@@ -96,9 +96,7 @@ def test_split_text_is_lossless_and_tokenish() -> None:
 
 
 def test_synthesize_mirrors_the_real_stream_shape() -> None:
-    tools = [
-        {"name": "weather", "input": {"location": "Florence, Italy"}, "id": "toolu_01AAAAAAAAAAAAAAAAAAAAAA"}
-    ]
+    tools = [{"name": "weather", "input": {"location": "Florence, Italy"}, "id": "toolu_01AAAAAAAAAAAAAAAAAAAAAA"}]
     body = synthesize("Let me check the weather.", thinking="User wants weather.", tool_uses=tools, seed=7)
     assert b"\r" not in body and body.endswith(b"\n\n")
     events = events_from_sse(body)
@@ -137,12 +135,8 @@ def test_synthesize_mirrors_the_real_stream_shape() -> None:
 
 
 def test_synthesize_options() -> None:
-    only_tool = synthesize_events(
-        "", tool_uses=[{"name": "f", "input": {}}], usage={"cache_read_input_tokens": 9}
-    )
-    assert [e["content_block"]["type"] for e in only_tool if e["type"] == "content_block_start"] == [
-        "tool_use"
-    ]
+    only_tool = synthesize_events("", tool_uses=[{"name": "f", "input": {}}], usage={"cache_read_input_tokens": 9})
+    assert [e["content_block"]["type"] for e in only_tool if e["type"] == "content_block_start"] == ["tool_use"]
     assert only_tool[-2]["usage"]["cache_read_input_tokens"] == 9
     stopped = accumulate(synthesize_events("a b", stop_sequence="END", padding=False, ping=False))
     assert stopped["stop_reason"] == "stop_sequence" and stopped["stop_sequence"] == "END"
@@ -220,9 +214,7 @@ async def test_non_streamed_request_gets_the_accumulated_message(
     assert list(got)[:4] == ["model", "id", "type", "role"]
 
 
-async def test_recorded_fixture_replays_byte_for_byte(
-    server: MockServer, http: aiohttp.ClientSession
-) -> None:
+async def test_recorded_fixture_replays_byte_for_byte(server: MockServer, http: aiohttp.ClientSession) -> None:
     for name in ("text-basic-sonnet4.sse", "web-search-citations-sonnet4.sse"):
         raw = (FIXTURES / name).read_bytes()
         server.enqueue(Reply.from_sse(FIXTURES / name))
@@ -244,9 +236,7 @@ async def test_queue_is_fifo_then_default_echo(server: MockServer, http: aiohttp
 
 
 async def test_requests_are_recorded(server: MockServer, http: aiohttp.ClientSession) -> None:
-    await post(
-        http, server, path="/v1/messages?beta=true", headers={**server.headers(), "Anthropic-Beta": "x-1"}
-    )
+    await post(http, server, path="/v1/messages?beta=true", headers={**server.headers(), "Anthropic-Beta": "x-1"})
     rec = server.requests[0]
     assert (rec.method, rec.path, rec.query) == ("POST", "/v1/messages", {"beta": "true"})
     assert rec.headers["anthropic-beta"] == "x-1"  # case-insensitive
@@ -290,12 +280,8 @@ async def test_missing_key_is_401(server: MockServer, http: aiohttp.ClientSessio
     }
 
 
-async def test_any_key_or_bearer_is_accepted_by_default(
-    server: MockServer, http: aiohttp.ClientSession
-) -> None:
-    status, _, _ = await post(
-        http, server, headers={"x-api-key": "whatever", "anthropic-version": "2026-10-21"}
-    )
+async def test_any_key_or_bearer_is_accepted_by_default(server: MockServer, http: aiohttp.ClientSession) -> None:
+    status, _, _ = await post(http, server, headers={"x-api-key": "whatever", "anthropic-version": "2026-10-21"})
     assert status == 200
     status, _, _ = await post(http, server, headers={"authorization": "Bearer tok", "anthropic-version": "v"})
     assert status == 200
@@ -304,13 +290,9 @@ async def test_any_key_or_bearer_is_accepted_by_default(
 async def test_required_key(http: aiohttp.ClientSession) -> None:
     async with MockServer(require_key="the-key") as server:
         assert server.api_key == "the-key"
-        status, _, body = await post(
-            http, server, headers={"x-api-key": "nope", "anthropic-version": "2023-06-01"}
-        )
+        status, _, body = await post(http, server, headers={"x-api-key": "nope", "anthropic-version": "2023-06-01"})
         assert status == 401 and orjson.loads(body)["error"]["message"] == "invalid x-api-key"
-        status, _, _ = await post(
-            http, server, headers={"authorization": "Bearer the-key", "anthropic-version": "1"}
-        )
+        status, _, _ = await post(http, server, headers={"authorization": "Bearer the-key", "anthropic-version": "1"})
         assert status == 200
 
 
@@ -342,9 +324,7 @@ MSG = [{"role": "user", "content": "x"}]
         ([1, 2], "Input should be a valid dictionary"),
     ],
 )
-async def test_invalid_bodies_are_400(
-    server: MockServer, http: aiohttp.ClientSession, body: Any, message: str
-) -> None:
+async def test_invalid_bodies_are_400(server: MockServer, http: aiohttp.ClientSession, body: Any, message: str) -> None:
     server.enqueue(Reply.text("kept for the next valid request"))
     status, _, raw = await post(http, server, body)
     assert status == 400
@@ -422,8 +402,7 @@ async def test_recorded_in_stream_error_maps_to_http_error_when_not_streaming(
     raw = synthesize("hi", padding=False)
     server.enqueue(
         Reply.from_sse(
-            raw[: raw.index(b"event: content_block_stop")]
-            + (FIXTURES / "docs-error-overloaded.sse").read_bytes()
+            raw[: raw.index(b"event: content_block_stop")] + (FIXTURES / "docs-error-overloaded.sse").read_bytes()
         )
     )
     status, _, body = await post(http, server, {**BODY, "stream": False})
@@ -446,9 +425,7 @@ async def test_malformed_after_inserts_invalid_json(server: MockServer, http: ai
     assert frame_event(frames[-1]) == "message_stop"
 
 
-async def test_reset_after_bytes_aborts_the_connection(
-    server: MockServer, http: aiohttp.ClientSession
-) -> None:
+async def test_reset_after_bytes_aborts_the_connection(server: MockServer, http: aiohttp.ClientSession) -> None:
     server.enqueue(Reply.text("word " * 200).with_faults(reset_after_bytes=700))
     received = b""
     with pytest.raises((aiohttp.ClientPayloadError, aiohttp.ClientOSError, ConnectionResetError)):
@@ -570,9 +547,7 @@ async def test_extra_routes_and_plugins(http: aiohttp.ClientSession) -> None:
     def vertex_plugin(srv: MockServer) -> None:
         async def raw_predict(request: web.Request) -> web.StreamResponse:
             s = request.app[SERVER_KEY]
-            return await s.serve_reply(
-                request, s.next_reply(), stream=True, frame_encoder=lambda f: f.upper()
-            )
+            return await s.serve_reply(request, s.next_reply(), stream=True, frame_encoder=lambda f: f.upper())
 
         srv.add_route("POST", "/v1/projects/{project}/models/{model}:streamRawPredict", raw_predict)
 
@@ -645,9 +620,7 @@ async def test_official_sdk_raises_overloaded_after_retries(server: MockServer) 
     server.enqueue(*[Reply.error(529, retry_after_ms=5)] * 3)
     async with anthropic.AsyncAnthropic(api_key="k", base_url=server.url, max_retries=2) as client:
         with pytest.raises(anthropic.OverloadedError) as info:
-            async with client.messages.stream(
-                model=MODEL, max_tokens=64, messages=BODY["messages"]
-            ) as stream:
+            async with client.messages.stream(model=MODEL, max_tokens=64, messages=BODY["messages"]) as stream:
                 await stream.get_final_message()
     assert info.value.status_code == 529
     assert info.value.request_id == server.requests[-1].request_id
@@ -658,9 +631,7 @@ async def test_official_sdk_surfaces_an_in_stream_error(server: MockServer) -> N
     server.enqueue(Reply.text("partial text here").with_faults(error_after=4))
     async with anthropic.AsyncAnthropic(api_key="k", base_url=server.url, max_retries=0) as client:
         with pytest.raises(anthropic.APIStatusError) as info:
-            async with client.messages.stream(
-                model=MODEL, max_tokens=64, messages=BODY["messages"]
-            ) as stream:
+            async with client.messages.stream(model=MODEL, max_tokens=64, messages=BODY["messages"]) as stream:
                 await stream.get_final_message()
     assert "overloaded_error" in str(info.value)
     assert len(server.requests) == 1  # stream errors are not retried

@@ -17,25 +17,21 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude._accumulate import BlockState
-from rxclaude._partial_json import StringTracker, parse_partial_json
-from rxclaude.events import (
+from rxclaude.core.accumulate import BlockState
+from rxclaude.core.blocks import RedactedThinkingBlock, TextBlock, ToolUseBlock, UnknownBlock
+from rxclaude.core.citations import WebSearchResultLocation
+from rxclaude.core.deltas import InputJSONDelta, UnknownDelta
+from rxclaude.core.events import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     ContentBlockStopEvent,
-    InputJSONDelta,
-    Message,
     MessageDeltaEvent,
     MessageStartEvent,
     PingEvent,
-    RedactedThinkingBlock,
-    TextBlock,
-    ToolUseBlock,
-    UnknownBlock,
-    UnknownDelta,
     UnknownEvent,
-    WebSearchResultLocation,
 )
+from rxclaude.core.message import Message
+from rxclaude.core.partial_json import StringTracker, parse_partial_json
 
 from .helpers import FIXTURES
 
@@ -82,12 +78,15 @@ def test_tool_input_grows_then_completes() -> None:
     assert items[0].input == {} and not items[0].done
     assert items[-1].done and items[-1].input == {"location": "Florence,Italy"}
     assert items[-1].name == "weather" and items[-1].id.startswith("toolu_")
-    assert [i.input for i in items[:-1]] == sorted({orjson.dumps(i.input): i.input for i in items[:-1]}.values(),
-                                                   key=lambda v: len(orjson.dumps(v)))
+    assert [i.input for i in items[:-1]] == sorted(
+        {orjson.dumps(i.input): i.input for i in items[:-1]}.values(), key=lambda v: len(orjson.dumps(v))
+    )
 
 
 def test_parallel_tool_inputs() -> None:
-    items, _, _ = collect(events_of("tool-use-parallel-sonnet4.sse").pipe(ops.tool_input(), rx.filter(lambda t: t.done)))
+    items, _, _ = collect(
+        events_of("tool-use-parallel-sonnet4.sse").pipe(ops.tool_input(), rx.filter(lambda t: t.done))
+    )
     assert [(t.name, t.input) for t in items] == [("add", {"a": 2, "b": 3}), ("multiply", {"a": 2, "b": 3})]
 
 
@@ -102,13 +101,42 @@ def test_tool_input_truncated_by_max_tokens_matches_sdk_partial() -> None:
 
 def test_tool_input_invalid_json_is_typed() -> None:
     frames = [
-        rxclaude.Frame("message_start", orjson.dumps({"type": "message_start", "message": {
-            "id": "m", "type": "message", "role": "assistant", "model": "x", "content": [],
-            "usage": {"input_tokens": 1, "output_tokens": 1}}}).decode()),
-        rxclaude.Frame("content_block_start", orjson.dumps({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}}).decode()),
-        rxclaude.Frame("content_block_delta", orjson.dumps({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "input_json_delta", "partial_json": '{"a": ]'}}).decode()),
+        rxclaude.Frame(
+            "message_start",
+            orjson.dumps(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "m",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "x",
+                        "content": [],
+                        "usage": {"input_tokens": 1, "output_tokens": 1},
+                    },
+                }
+            ).decode(),
+        ),
+        rxclaude.Frame(
+            "content_block_start",
+            orjson.dumps(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+                }
+            ).decode(),
+        ),
+        rxclaude.Frame(
+            "content_block_delta",
+            orjson.dumps(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": '{"a": ]'},
+                }
+            ).decode(),
+        ),
     ]
     _, errors, _ = collect(reactivex.from_iterable(frames).pipe(ops.parse(), ops.tool_input()))
     assert isinstance(errors[0], rxclaude.ToolInputError) and errors[0].index == 0
@@ -146,8 +174,11 @@ def test_stop_reason() -> None:
 
 def test_message_details() -> None:
     (m,), _, _ = collect(events_of("sdk-refusal-stop-details.sse").pipe(ops.message()))
-    assert m.stop_details == {"type": "refusal", "category": "cyber",
-                              "explanation": "This request was refused due to policy."}
+    assert m.stop_details == {
+        "type": "refusal",
+        "category": "cyber",
+        "explanation": "This request was refused due to policy.",
+    }
     (m,), _, _ = collect(events_of("code-execution-bash-container.sse").pipe(ops.message()))
     assert m.container["id"] == "container_011CaNRFAbjdPf4rmBarZzqQ"
     assert m.text.endswith("# ✅ Final Answer: **-428,330,955.97745**") and len(m.text) == 501
@@ -192,17 +223,36 @@ def test_upstream_error_gets_the_partial_message() -> None:
 
 def test_unknown_types_pass_through() -> None:
     frames = [
-        rxclaude.Frame("message_start", orjson.dumps({"type": "message_start", "message": {
-            "id": "m", "type": "message", "role": "assistant", "model": "x", "content": [],
-            "usage": {"input_tokens": 1, "output_tokens": 1}}}).decode()),
+        rxclaude.Frame(
+            "message_start",
+            orjson.dumps(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "m",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "x",
+                        "content": [],
+                        "usage": {"input_tokens": 1, "output_tokens": 1},
+                    },
+                }
+            ).decode(),
+        ),
         rxclaude.Frame("vertex_event", '{"type":"vertex_event","foo":1}'),
-        rxclaude.Frame("content_block_start", '{"type":"content_block_start","index":0,'
-                       '"content_block":{"type":"hologram","beam":3}}'),
-        rxclaude.Frame("content_block_delta", '{"type":"content_block_delta","index":0,'
-                       '"delta":{"type":"beam_delta","beam":4}}'),
+        rxclaude.Frame(
+            "content_block_start",
+            '{"type":"content_block_start","index":0,"content_block":{"type":"hologram","beam":3}}',
+        ),
+        rxclaude.Frame(
+            "content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"beam_delta","beam":4}}'
+        ),
         rxclaude.Frame("content_block_stop", '{"type":"content_block_stop","index":0}'),
-        rxclaude.Frame("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn",'
-                       '"stop_sequence":null},"usage":{"output_tokens":3}}'),
+        rxclaude.Frame(
+            "message_delta",
+            '{"type":"message_delta","delta":{"stop_reason":"end_turn",'
+            '"stop_sequence":null},"usage":{"output_tokens":3}}',
+        ),
         rxclaude.Frame("message_stop", '{"type":"message_stop"}'),
     ]
     events, errors, _ = collect(reactivex.from_iterable(frames).pipe(ops.parse()))
@@ -217,8 +267,9 @@ def test_unknown_types_pass_through() -> None:
 def test_malformed_json_is_typed() -> None:
     _, errors, _ = collect(reactivex.of(rxclaude.Frame("message_start", "{nope")).pipe(ops.parse()))
     assert isinstance(errors[0], rxclaude.MalformedEventError)
-    _, errors, _ = collect(reactivex.of(rxclaude.Frame("content_block_stop", '{"type":"content_block_stop"}'))
-                           .pipe(ops.parse()))
+    _, errors, _ = collect(
+        reactivex.of(rxclaude.Frame("content_block_stop", '{"type":"content_block_stop"}')).pipe(ops.parse())
+    )
     assert isinstance(errors[0], rxclaude.MalformedEventError)
 
 
@@ -239,13 +290,18 @@ def test_transform_building_block_with_marbles() -> None:
 
     scheduler = TestScheduler()
     xs = scheduler.create_hot_observable(
-        ReactiveTest.on_next(210, "Hel"), ReactiveTest.on_next(220, "lo\nWor"),
-        ReactiveTest.on_next(230, "ld\n\nBye"), ReactiveTest.on_completed(240),
+        ReactiveTest.on_next(210, "Hel"),
+        ReactiveTest.on_next(220, "lo\nWor"),
+        ReactiveTest.on_next(230, "ld\n\nBye"),
+        ReactiveTest.on_completed(240),
     )
     result = scheduler.start(lambda: xs.pipe(lines()))
     assert result.messages == [
-        ReactiveTest.on_next(220, "Hello"), ReactiveTest.on_next(230, "World"), ReactiveTest.on_next(230, ""),
-        ReactiveTest.on_next(240, "Bye"), ReactiveTest.on_completed(240),
+        ReactiveTest.on_next(220, "Hello"),
+        ReactiveTest.on_next(230, "World"),
+        ReactiveTest.on_next(230, ""),
+        ReactiveTest.on_next(240, "Bye"),
+        ReactiveTest.on_completed(240),
     ]
 
 
@@ -265,16 +321,22 @@ def test_deltas_filter() -> None:
 
 
 def big_text_stream(n: int) -> bytes:
-    start = (b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_big","type":"message",'
-             b'"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,'
-             b'"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
-             b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
-             b'"content_block":{"type":"text","text":""}}\n\n')
-    delta = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-             b'"delta":{"type":"text_delta","text":"word "}}\n\n')
-    end = (b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-           b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
-           b'"stop_sequence":null},"usage":{"output_tokens":5}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n')
+    start = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_big","type":"message",'
+        b'"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,'
+        b'"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"text","text":""}}\n\n'
+    )
+    delta = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"word "}}\n\n'
+    )
+    end = (
+        b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+        b'"stop_sequence":null},"usage":{"output_tokens":5}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
     return start + delta * n + end
 
 
@@ -298,7 +360,7 @@ def test_parts_prefixes_are_exact_across_segments() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from rxclaude._accumulate import _Parts
+    from rxclaude.core.accumulate import _Parts
 
     @settings(max_examples=60, deadline=None)
     @given(st.lists(st.text(max_size=4), max_size=700), st.lists(st.integers(0, 700), max_size=12))
@@ -318,8 +380,9 @@ def test_parts_prefixes_are_exact_across_segments() -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(alphabet='ab"\\\n\x00é👋 ', max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet='k"\\', max_size=3),
-                                                                       children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet='k"\\', max_size=3), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -348,10 +411,15 @@ def _every_prefix(fragments: list[str], mode: Any) -> list[tuple[Any, bool]]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(value=st.dictionaries(st.text(max_size=4), _json_values, max_size=4), mode=st.sampled_from(["on", "trailing-strings"]),
-       ascii_only=st.booleans(), data=st.data())
-def test_tool_input_values_are_those_of_every_prefix(value: dict[str, Any], mode: Any, ascii_only: bool,
-                                                     data: st.DataObject) -> None:
+@given(
+    value=st.dictionaries(st.text(max_size=4), _json_values, max_size=4),
+    mode=st.sampled_from(["on", "trailing-strings"]),
+    ascii_only=st.booleans(),
+    data=st.data(),
+)
+def test_tool_input_values_are_those_of_every_prefix(
+    value: dict[str, Any], mode: Any, ascii_only: bool, data: st.DataObject
+) -> None:
     # ascii_only: every non-ASCII character as a \uXXXX escape (emoji as surrogate pairs)
     raw = json.dumps(value, ensure_ascii=True) if ascii_only else orjson.dumps(value).decode()
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=20)))
@@ -369,7 +437,9 @@ def test_a_long_string_in_tool_input_is_not_parsed_again_and_again(monkeypatch: 
     fragments = [raw[i : i + 25] for i in range(0, len(raw), 25)]
     parses: list[int] = []
     real = BlockState.parse_input
-    monkeypatch.setattr(BlockState, "parse_input", lambda self, raw, mode="on": parses.append(1) or real(self, raw, mode))
+    monkeypatch.setattr(
+        BlockState, "parse_input", lambda self, raw, mode="on": parses.append(1) or real(self, raw, mode)
+    )
     items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
     assert not errors and items[-1].input == {"path": "a.py", "content": content, "mode": "w"} and items[-1].done
     assert len(parses) < 20  # not once per fragment (up to 21,000): the content string only grows
@@ -380,14 +450,19 @@ def test_a_long_string_in_tool_input_is_not_parsed_again_and_again(monkeypatch: 
 
 
 @pytest.mark.parametrize("mode", ["on", "trailing-strings"])
-@pytest.mark.parametrize("raw", [
-    '{"a": "x\\ud83d\\udc4by\\u00e9\\n\\\\\\"z", "b": ["p", {"q": "r\\ts"}], "k\\"ey": "v"}',
-    '{"a": [["deep", ["deeper \\"quoted\\""]]], "b": "", "c": "\\\\"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"a": "x\\ud83d\\udc4by\\u00e9\\n\\\\\\"z", "b": ["p", {"q": "r\\ts"}], "k\\"ey": "v"}',
+        '{"a": [["deep", ["deeper \\"quoted\\""]]], "b": "", "c": "\\\\"}',
+    ],
+)
 def test_tool_input_cut_at_every_character(raw: str, mode: Any) -> None:
     for size in (1, 2, 3, 5, 7):
         fragments = [raw[i : i + size] for i in range(0, len(raw), size)]
-        items, errors, _ = collect(reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode)))
+        items, errors, _ = collect(
+            reactivex.from_iterable(_tool_events(fragments)).pipe(ops.tool_input(partial_mode=mode))
+        )
         assert not errors
         assert [(t.input, t.done) for t in items] == _every_prefix(fragments, mode), size
 

@@ -10,13 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxclaude._partial_json import parse_partial_json
+from rxclaude.core.partial_json import parse_partial_json
 
 jiter = pytest.importorskip("jiter")
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8) | st.text(alphabet="é👋\n\\\"", max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.text(alphabet='é👋\n\\"', max_size=6),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
     max_leaves=12,
 )

@@ -19,43 +19,72 @@ def test_all_is_sorted_and_complete() -> None:
     for name in rxclaude.__all__:
         assert hasattr(rxclaude, name), name
     public = {n for n in vars(rxclaude) if not n.startswith("_")} - {
-        "annotations", "client", "errors", "events", "providers", "stream", "transport", "content",
+        "annotations",
+        "client",
+        "content",
+        "core",
+        "plumbing",
+        "relay",
+        "stream",
+        "transport",
+        "version",
     }
     public = {n for n in public if not isinstance(getattr(rxclaude, n), type(rxclaude)) or n == "operators"}
     assert public <= set(rxclaude.__all__), public - set(rxclaude.__all__)
 
 
-def test_core_is_sans_io() -> None:
-    """The core (events, errors, decoder, parser, accumulator) imports no aiohttp, reactivex or asyncio."""
+def test_core_is_sans_io_at_run_time() -> None:
+    """Every module of ``rxclaude.core`` imports with aiohttp, reactivex and asyncio blocked."""
+    modules = sorted(p.stem for p in (ROOT / "rxclaude" / "core").glob("*.py") if p.stem != "__init__")
     code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('aiohttp', 'reactivex', 'asyncio'):\n"
-        "            raise ImportError('blocked ' + name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import types, importlib.util\n"
-        "pkg = types.ModuleType('rxclaude'); pkg.__path__ = [PKG]; sys.modules['rxclaude'] = pkg\n"
-        "for m in ('errors', 'events', '_sse', '_parse', '_partial_json', '_accumulate', '_ratelimit', '_retry'):\n"
-        "    importlib.import_module('rxclaude.' + m)\n"
-        "print('ok')\n"
-    ).replace("PKG", repr(str(ROOT / "rxclaude")))
+        (
+            "import sys, importlib\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('aiohttp', 'reactivex', 'asyncio'):\n"
+            "            raise ImportError('blocked ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import types\n"
+            "pkg = types.ModuleType('rxclaude'); pkg.__path__ = [PKG]; sys.modules['rxclaude'] = pkg\n"
+            "for m in MODULES:\n"
+            "    importlib.import_module('rxclaude.core.' + m)\n"
+            "print('ok')\n"
+        )
+        .replace("PKG", repr(str(ROOT / "rxclaude")))
+        .replace("MODULES", repr(modules))
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+    assert {"sse", "parse", "accumulate", "events", "errors"} <= set(modules)
 
 
-def test_testing_is_not_imported_by_the_package() -> None:
-    for path in (ROOT / "rxclaude").rglob("*.py"):
-        if "testing" in path.parts or path.name == "cli.py":
-            continue
-        assert "from .testing" not in path.read_text() and "rxclaude.testing" not in path.read_text(), path
+def test_import_contracts_hold() -> None:
+    """The layers, the sans-I/O core, the testing leaf and no cycles: setup.cfg's import-linter contracts."""
+    lint_imports = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    if not Path(lint_imports).exists():
+        pytest.skip("import-linter is not installed (it is in the [test] extra)")
+    out = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:]
+    assert "0 broken" in out.stdout and "BROKEN" not in out.stdout
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
-                    reason="ruff not installed")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(), reason="ruff not installed"
+)
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     out = subprocess.run([ruff, "check", "rxclaude", "tests", "bench"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+
+
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(), reason="ruff not installed"
+)
+def test_ruff_format_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    out = subprocess.run(
+        [ruff, "format", "--check", "rxclaude", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout[-3000:]
 
 

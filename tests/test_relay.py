@@ -28,19 +28,25 @@ from reactivex.scheduler import NewThreadScheduler
 import rxclaude
 from rxclaude import Client, Relay, SSEDecoder
 from rxclaude import operators as ops
-from rxclaude.errors import ConnectionLostError, IncompleteStreamError, OverloadedError
-from rxclaude.events import Frame, Message
+from rxclaude.core.errors import ConnectionLostError, IncompleteStreamError, OverloadedError
+from rxclaude.core.frame import Frame
+from rxclaude.core.message import Message
 from rxclaude.operators import Broadcast
-from rxclaude.relay import KEEPALIVE, encode_frame
+from rxclaude.relay.server import KEEPALIVE, encode_frame
 from rxclaude.testing import MockServer, Reply
 
 KEY = "fake-key-relay-0123456789"
 MODEL = "claude-opus-4-7"
 PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 FIXTURES = Path(__file__).parent / "fixtures"
-RICH = Reply.text(["Let me ", "check ", "the weather."], thinking=["The user ", "wants ", "weather."],
-                  tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
-                  input_tokens=21, output_tokens=42, seed=3)
+RICH = Reply.text(
+    ["Let me ", "check ", "the weather."],
+    thinking=["The user ", "wants ", "weather."],
+    tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
+    input_tokens=21,
+    output_tokens=42,
+    seed=3,
+)
 PACED = Reply.text([f"tok{i} " for i in range(80)], seed=5).with_faults(tokens_per_second=400)
 
 T = TypeVar("T")
@@ -141,8 +147,9 @@ def test_replay_log_is_bounded_by_count_and_bytes() -> None:
 # -- 1. fan-out: identical bytes, the same message -----------------------------------------------
 
 
-@pytest.mark.parametrize("reply", [RICH, Reply.from_sse(FIXTURES / "web-search-citations-sonnet4.sse")],
-                         ids=["rich", "citations"])
+@pytest.mark.parametrize(
+    "reply", [RICH, Reply.from_sse(FIXTURES / "web-search-citations-sonnet4.sse")], ids=["rich", "citations"]
+)
 async def test_two_clients_get_identical_bytes_and_the_upstream_message(
     server: MockServer, client: Client, http: aiohttp.ClientSession, reply: Reply
 ) -> None:
@@ -173,8 +180,11 @@ async def test_any_frame_observable_works_replay_and_other_threads(http: aiohttp
     frames = decode(path.read_bytes())
     from_file = Relay(rxclaude.replay(path, speed=None))
     done = threading.Event()
-    threaded = Relay(reactivex.from_iterable(frames, scheduler=NewThreadScheduler()).pipe(
-        reactivex.operators.finally_action(done.set)))
+    threaded = Relay(
+        reactivex.from_iterable(frames, scheduler=NewThreadScheduler()).pipe(
+            reactivex.operators.finally_action(done.set)
+        )
+    )
     await until(lambda: from_file.done and threaded.done)
     assert threaded.stats.last_id == len(frames)  # moved onto the loop, in order
     for relay in (from_file, threaded):
@@ -212,7 +222,7 @@ async def test_resume_with_last_event_id_gets_exactly_the_rest(
         rest = decode(rest_body)
         ids = [int(f.id or 0) for f in first + rest]
         assert ids == list(range(1, relay.last_id + 1))  # contiguous: no gap, no duplicate
-        assert rest_body == whole[whole.index(f"id: {last}\n\n".encode()) + len(f"id: {last}\n\n"):]
+        assert rest_body == whole[whole.index(f"id: {last}\n\n".encode()) + len(f"id: {last}\n\n") :]
         assert message_of(whole).to_dict() == (await stream.final_message()).to_dict()
 
         # after the end: a late client gets the whole replay; the last id gets 204, also as a query parameter
@@ -312,8 +322,11 @@ async def test_a_client_that_stopped_reading_is_cut_off_after_write_timeout_even
 
 FAILURES = {
     "in-stream error": (Reply.text(["a", "b", "c"]).with_faults(error_after=3), "overloaded_error", "Overloaded"),
-    "clean close before message_stop": (Reply.text(["a", "b"]).with_faults(close_after=4), "api_error",
-                                        "ended before message_stop"),
+    "clean close before message_stop": (
+        Reply.text(["a", "b"]).with_faults(close_after=4),
+        "api_error",
+        "ended before message_stop",
+    ),
     "connection reset": (Reply.text(["a", "b"]).with_faults(reset_after_bytes=700), "api_error", "connection lost"),
     "http error before the stream": (Reply.error(529), "overloaded_error", "Overloaded"),
 }
@@ -405,8 +418,9 @@ async def test_the_official_sdk_reads_the_relay_as_the_messages_api(
     dumped = got.model_dump(mode="json", exclude_none=True)
     assert dumped["content"] == upstream["content"]  # thinking (+ signature), text, tool_use input
     assert dumped["usage"]["input_tokens"] == 21 and dumped["usage"]["output_tokens"] == 42
-    assert {k: dumped[k] for k in ("id", "model", "stop_reason")} == {k: upstream[k] for k in ("id", "model",
-                                                                                               "stop_reason")}
+    assert {k: dumped[k] for k in ("id", "model", "stop_reason")} == {
+        k: upstream[k] for k in ("id", "model", "stop_reason")
+    }
     assert got.stop_reason == "tool_use"
     assert "fake-key-relay" not in caplog.text and KEY not in caplog.text
     await relay.aclose()
@@ -454,8 +468,13 @@ async def _typescript_sdk(url: str, tmp_path: Path) -> dict[str, Any]:
     script = tmp_path / "relay_client.cjs"
     script.write_text(TS_SCRIPT, encoding="utf-8")
     node = await asyncio.create_subprocess_exec(
-        "node", str(script), url, orjson.dumps(PARAMS).decode(), stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "RXCLAUDE_TS_SDK": TS_SDK})
+        "node",
+        str(script),
+        url,
+        orjson.dumps(PARAMS).decode(),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "RXCLAUDE_TS_SDK": TS_SDK},
+    )
     out, _ = await asyncio.wait_for(node.communicate(), 60)
     result: dict[str, Any] = orjson.loads(out)
     return result
@@ -463,12 +482,12 @@ async def _typescript_sdk(url: str, tmp_path: Path) -> dict[str, Any]:
 
 needs_ts_sdk = pytest.mark.skipif(
     shutil.which("node") is None or not (Path(TS_SDK) / "node_modules" / "@anthropic-ai" / "sdk").is_dir(),
-    reason="needs Node.js and RXCLAUDE_TS_SDK: a folder where `npm install @anthropic-ai/sdk` was run")
+    reason="needs Node.js and RXCLAUDE_TS_SDK: a folder where `npm install @anthropic-ai/sdk` was run",
+)
 
 
 @needs_ts_sdk
-async def test_the_official_typescript_sdk_reads_the_relay(server: MockServer, client: Client,
-                                                           tmp_path: Path) -> None:
+async def test_the_official_typescript_sdk_reads_the_relay(server: MockServer, client: Client, tmp_path: Path) -> None:
     server.enqueue(RICH)
     stream = client.messages.stream(**PARAMS)
     relay = Relay(stream.frames)
@@ -479,15 +498,17 @@ async def test_the_official_typescript_sdk_reads_the_relay(server: MockServer, c
     assert "".join(got["texts"]) == "Let me check the weather."  # its live text events
     message = got["message"]
     assert message["content"] == upstream["content"]  # thinking (+ signature), text, tool_use input
-    assert {k: message[k] for k in ("id", "model", "stop_reason")} == {k: upstream[k] for k in ("id", "model",
-                                                                                                "stop_reason")}
+    assert {k: message[k] for k in ("id", "model", "stop_reason")} == {
+        k: upstream[k] for k in ("id", "model", "stop_reason")
+    }
     assert message["usage"]["input_tokens"] == 21 and message["usage"]["output_tokens"] == 42
     await relay.aclose()
 
 
 @needs_ts_sdk
-async def test_the_official_typescript_sdk_raises_the_relayed_error(server: MockServer, client: Client,
-                                                                    tmp_path: Path) -> None:
+async def test_the_official_typescript_sdk_raises_the_relayed_error(
+    server: MockServer, client: Client, tmp_path: Path
+) -> None:
     server.enqueue(Reply.text(["a", "b", "c"]).with_faults(error_after=5))
     stream = client.messages.stream(**PARAMS)
     seen: list[str] = []
@@ -516,8 +537,11 @@ async def test_headers_cors_head_and_preflight(http: aiohttp.ClientSession) -> N
             await r.read()
         async with http.head(f"{url}/events") as r:
             assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
-        preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "x-api-key, anthropic-version, content-type"}
+        preflight = {
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, anthropic-version, content-type",
+        }
         async with http.options(f"{url}/v1/messages", headers=preflight) as r:
             assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == "https://app.example"
             assert "POST" in r.headers["Access-Control-Allow-Methods"]
@@ -623,18 +647,29 @@ async def test_a_real_browser_follows_the_relay_and_resumes_after_a_drop(tmp_pat
             relay = Relay(stream.frames, cors_origin="*")
             async with relay.serve() as url:
                 page = tmp_path / "page.html"
-                page.write_text(f"""<!doctype html><html><body><pre id="out"></pre><div id="state">open</div>
+                page.write_text(
+                    f"""<!doctype html><html><body><pre id="out"></pre><div id="state">open</div>
 <script>
 const es = new EventSource("{url}/events");
 es.addEventListener("content_block_delta", (e) => {{
   const d = JSON.parse(e.data).delta;
   if (d.type === "text_delta") document.getElementById("out").textContent += d.text; }});
 es.addEventListener("message_stop", () => {{ es.close(); document.getElementById("state").textContent = "stopped"; }});
-</script></body></html>""", encoding="utf-8")
+</script></body></html>""",
+                    encoding="utf-8",
+                )
                 stream.connect()
                 browser = await asyncio.create_subprocess_exec(
-                    "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
-                    "--dump-dom", page.as_uri(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                    "chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--virtual-time-budget=15000",
+                    "--dump-dom",
+                    page.as_uri(),
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
                 await until(lambda: relay.stats.clients == 1 and relay.last_id >= 25, 30)
                 relay._clients[0].transport.abort()  # the network drops the browser mid-stream
                 message = await within(stream.final_message(), 30)

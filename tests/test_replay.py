@@ -15,11 +15,12 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude._buffer import aiter
-from rxclaude._replay import iter_frames, replay, sniff
-from rxclaude._sse import SSEDecoder
-from rxclaude.events import Frame
+from rxclaude.core.frame import Frame
+from rxclaude.core.recording import iter_frames, sniff
+from rxclaude.core.sse import SSEDecoder
 from rxclaude.sinks import record
+from rxclaude.sinks.bridge import aiter
+from rxclaude.transport.replay import replay
 
 from .helpers import FIXTURES
 
@@ -154,7 +155,7 @@ def test_cold_each_subscription_replays_from_the_start(tmp_path: Path) -> None:
 
 
 def test_dispose_stops_the_replay_and_closes_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rxclaude._replay as replay_module
+    import rxclaude.core.recording as replay_module
 
     path = tmp_path / "r.jsonl"
     write_recording(path, list(zip([1.0, 2.0, 3.0], FRAMES, strict=True)), end=4.0)
@@ -253,9 +254,7 @@ def test_without_a_loop_fast_replay_is_synchronous() -> None:
 def test_without_a_loop_timed_replay_uses_a_timer_thread() -> None:
     done = threading.Event()
     frames: list[Frame] = []
-    replay(b"data: a\n\ndata: b\n\ndata: c\n\n", 1.0, interval=0.001).subscribe(
-        frames.append, on_completed=done.set
-    )
+    replay(b"data: a\n\ndata: b\n\ndata: c\n\n", 1.0, interval=0.001).subscribe(frames.append, on_completed=done.set)
     assert done.wait(HANG)
     assert [f.data for f in frames] == ["a", "b", "c"]
 

@@ -14,7 +14,7 @@ from reactivex.disposable import Disposable
 
 import rxclaude
 from rxclaude.operators import Broadcast
-from rxclaude.operators._share import DirectObservable, Once
+from rxclaude.plumbing import DirectObservable, Once
 
 
 def test_broadcast_fans_out_and_isolates_a_failing_subscriber() -> None:

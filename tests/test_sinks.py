@@ -18,11 +18,12 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude._buffer import BufferOverflowError, SinkHandle
-from rxclaude._replay import replay
-from rxclaude.events import Frame
+from rxclaude.core.frame import Frame
 from rxclaude.operators import Broadcast
+from rxclaude.operators.buffered import BufferOverflowError
 from rxclaude.sinks import END, Recorder, markdown, notebook, print_text, record, to_queue
+from rxclaude.sinks.handle import SinkHandle
+from rxclaude.transport.replay import replay
 
 from .helpers import FIXTURES
 
@@ -44,7 +45,7 @@ def test_sinks_import_without_optional_extras() -> None:
         "        if name.split('.')[0] in ('rich', 'ipywidgets', 'IPython', 'markdown_it'):\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import rxclaude.sinks, rxclaude._replay, rxclaude._buffer\n"
+        "import rxclaude.sinks, rxclaude.transport.replay, rxclaude.operators.buffered\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, timeout=HANG)
 
@@ -147,9 +148,7 @@ def test_markdown_renders_at_a_bounded_rate(monkeypatch: pytest.MonkeyPatch) -> 
     console = Console(file=io.StringIO(), force_terminal=True, width=60, color_system=None)
     s = TestScheduler()
     tokens = ["# Title\n\n", *[f"word{i} " for i in range(200)]]
-    hot = s.create_hot_observable(
-        *[on_next(201.0 + 0.007 * i, t) for i, t in enumerate(tokens)], on_completed(205.0)
-    )
+    hot = s.create_hot_observable(*[on_next(201.0 + 0.007 * i, t) for i, t in enumerate(tokens)], on_completed(205.0))
     handles: list[SinkHandle[str]] = []
     s.schedule_absolute(
         200, lambda *_: handles.append(markdown(hot, console=console, refresh_per_second=4, scheduler=s))
@@ -360,7 +359,9 @@ def test_record_format_in_virtual_time(tmp_path: Path) -> None:
 
 def test_record_error_and_dispose_end_lines(tmp_path: Path) -> None:
     failed = tmp_path / "failed.jsonl"
-    handle = record(reactivex.concat(reactivex.of(FRAMES[0]), reactivex.throw(rxclaude.ConnectionLostError("lost"))), failed)
+    handle = record(
+        reactivex.concat(reactivex.of(FRAMES[0]), reactivex.throw(rxclaude.ConnectionLostError("lost"))), failed
+    )
     assert isinstance(handle.error, rxclaude.ConnectionLostError)
     end = read_lines(failed)[-1]
     assert end["end"] == "error" and end["error"] == {"type": "ConnectionLostError", "message": "lost"}
@@ -523,8 +524,9 @@ async def test_displaying_a_message_stream_shows_it_live(monkeypatch: pytest.Mon
     async with MockServer() as server:
         server.enqueue(Reply.text(["Hello ", "there"], input_tokens=5, output_tokens=2))
         async with rxclaude.Client(api_key="fake-key-display-0123456789", base_url=server.url) as client:
-            stream = client.messages.stream(model="claude-opus-4-7", max_tokens=16,
-                                            messages=[{"role": "user", "content": "Hi"}])
+            stream = client.messages.stream(
+                model="claude-opus-4-7", max_tokens=16, messages=[{"role": "user", "content": "Hi"}]
+            )
             stream._ipython_display_()
             assert stream.started and len(shown) == 1  # the view's widget
             message = await asyncio.wait_for(stream.final_message(), 10)

@@ -1,4 +1,4 @@
-"""Tests for rxclaude._sse.SSEDecoder: the WHATWG event-stream rules under every chunking.
+"""Tests for rxclaude.core.sse.SSEDecoder: the WHATWG event-stream rules under every chunking.
 
 Every case in CASES is decoded whole, byte by byte, at every 2-way split and at
 hypothesis-drawn random splits (including empty chunks), and must give the same frames,
@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rxclaude._sse as sse_module
-from rxclaude._sse import SSEDecoder
-from rxclaude.errors import FrameTooLargeError, StreamFormatError
-from rxclaude.events import Frame
+import rxclaude.core.sse as sse_module
+from rxclaude.core.errors import FrameTooLargeError, StreamFormatError
+from rxclaude.core.frame import Frame
+from rxclaude.core.sse import SSEDecoder
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.sse"))
 HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -198,9 +198,7 @@ CASES: list[Case] = [
     Case("id-after-data-in-block", b"data: a\nid: 9\n\n", [M("a", id="9")], last_event_id="9"),
     Case("id-unicode", b"id: \xe2\x82\xac\ndata: a\n\n", [M("a", id="\u20ac")], last_event_id="\u20ac"),
     # retry
-    Case(
-        "retry", b"retry: 1000\ndata: a\n\ndata: b\n\n", [M("a", retry=1000), M("b")], reconnection_time=1000
-    ),
+    Case("retry", b"retry: 1000\ndata: a\n\ndata: b\n\n", [M("a", retry=1000), M("b")], reconnection_time=1000),
     Case("retry-not-digits", b"retry: 10a\ndata: a\n\n", [M("a")]),
     Case("retry-negative", b"retry: -1\ndata: a\n\n", [M("a")]),
     Case("retry-space", b"retry:  5\ndata: a\n\n", [M("a")]),
@@ -243,9 +241,7 @@ CASES: list[Case] = [
     Case("nul-in-data", b"data: a\x00b\n\n", [M("a\x00b")]),
     # max_frame_size
     Case("max-line-at-limit", b"data: 1234567890\n\n", [M("1234567890")], max_frame_size=16),
-    Case(
-        "max-data-at-limit", b"data: 1234567\ndata: 12345678\n\n", [M("1234567\n12345678")], max_frame_size=16
-    ),
+    Case("max-data-at-limit", b"data: 1234567\ndata: 12345678\n\n", [M("1234567\n12345678")], max_frame_size=16),
     Case(
         "max-line-over",
         b"data: ok\n\ndata: 12345678901\n\ndata: later\n\n",
@@ -748,8 +744,7 @@ def test_push_fields_matches_reference(stream: bytes, data: st.DataObject) -> No
 
 
 @settings(max_examples=300, deadline=None)
-@given(stream=st.one_of(token_streams, line_streams), size=st.integers(1, 24), first=st.integers(1, 24),
-       data=st.data())
+@given(stream=st.one_of(token_streams, line_streams), size=st.integers(1, 24), first=st.integers(1, 24), data=st.data())
 def test_any_slice_size_matches_reference(stream: bytes, size: int, first: int, data: st.DataObject) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
     with mock.patch.object(sse_module, "_SLICE", size), mock.patch.object(sse_module, "_FIRST_SLICE", first):

@@ -20,8 +20,9 @@ import pytest
 
 import rxclaude
 from rxclaude import Client, Timeouts
-from rxclaude.errors import OverloadedError, StreamCancelledError
-from rxclaude.events import TextBlock, ThinkingBlock, ToolUseBlock, WebSearchResultLocation
+from rxclaude.core.blocks import TextBlock, ThinkingBlock, ToolUseBlock
+from rxclaude.core.citations import WebSearchResultLocation
+from rxclaude.core.errors import OverloadedError, StreamCancelledError
 from rxclaude.testing import MockServer, Reply, split_frames
 
 KEY = "fake-key-test-stream-0123456789"
@@ -30,9 +31,14 @@ PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role"
 FIXTURES = Path(__file__).parent / "fixtures"
 CITATIONS = FIXTURES / "web-search-citations-sonnet4.sse"
 SLOW = Reply.text([f"tok{i} " for i in range(200)]).with_faults(tokens_per_second=40)
-RICH = Reply.text(["Let me ", "check ", "the weather."], thinking=["The user ", "wants ", "weather."],
-                  tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
-                  input_tokens=21, output_tokens=42, seed=3)
+RICH = Reply.text(
+    ["Let me ", "check ", "the weather."],
+    thinking=["The user ", "wants ", "weather."],
+    tool_uses=[{"name": "weather", "input": {"city": "Rome", "days": [1, 2]}}],
+    input_tokens=21,
+    output_tokens=42,
+    seed=3,
+)
 
 T = TypeVar("T")
 
@@ -66,8 +72,19 @@ async def client(server: MockServer) -> AsyncIterator[Client]:
         yield c
 
 
-NAMES = ("frames", "events", "text", "thinking", "tool_input", "citations", "blocks", "usage",
-         "snapshots", "stop_reason", "message")
+NAMES = (
+    "frames",
+    "events",
+    "text",
+    "thinking",
+    "tool_input",
+    "citations",
+    "blocks",
+    "usage",
+    "snapshots",
+    "stop_reason",
+    "message",
+)
 
 
 def subscribe_all(stream: rxclaude.MessageStream) -> tuple[dict[str, list[Any]], dict[str, Any]]:
@@ -97,7 +114,8 @@ async def test_one_request_feeds_every_stream(server: MockServer, client: Client
     expected = RICH.message(PARAMS)
     assert message.to_dict()["content"][0]["thinking"] == expected["content"][0]["thinking"]
     assert [f.event for f in values["frames"]] == [
-        f.split(b"\n", 1)[0].removeprefix(b"event: ").decode() for f in RICH.frames(PARAMS)]
+        f.split(b"\n", 1)[0].removeprefix(b"event: ").decode() for f in RICH.frames(PARAMS)
+    ]
     assert len(values["events"]) == len(values["frames"])
     assert values["events"][0].type == "message_start" and values["events"][-1].type == "message_stop"
     assert values["text"] == ["Let me ", "check ", "the weather."]
@@ -148,9 +166,15 @@ async def test_citations_from_a_recorded_stream(server: MockServer, client: Clie
 
 
 async def test_response_metadata(server: MockServer, client: Client) -> None:
-    server.enqueue(Reply.text("hi").with_headers({"anthropic-ratelimit-requests-remaining": "49",
-                                                  "anthropic-ratelimit-tokens-limit": "80000",
-                                                  "retry-after": "7"}))
+    server.enqueue(
+        Reply.text("hi").with_headers(
+            {
+                "anthropic-ratelimit-requests-remaining": "49",
+                "anthropic-ratelimit-tokens-limit": "80000",
+                "retry-after": "7",
+            }
+        )
+    )
     stream = client.messages.stream(**PARAMS)
     assert stream.request_id is None and stream.status is None and stream.rate_limits is None
     await within(stream.final_message())
@@ -221,7 +245,7 @@ async def test_late_subscribers_see_only_later_values(server: MockServer, client
 
     assert "".join(early) == message.text  # subscribed before the start: everything
     assert 0 < len(late) < len(early)
-    assert early[-len(late):] == late  # the late one: a suffix, nothing replayed
+    assert early[-len(late) :] == late  # the late one: a suffix, nothing replayed
 
     # after the end: hot streams end at once, ``message`` and ``final_message()`` stay whole
     after: list[Any] = []
@@ -245,8 +269,9 @@ async def _started(server: MockServer, stream: rxclaude.MessageStream, texts: li
     assert server.requests[-1].disconnected is False
 
 
-async def _assert_cancelled(server: MockServer, client: Client, stream: rxclaude.MessageStream,
-                            texts: list[str]) -> None:
+async def _assert_cancelled(
+    server: MockServer, client: Client, stream: rxclaude.MessageStream, texts: list[str]
+) -> None:
     await server.requests[-1].wait_disconnected(5)  # the server saw the TCP connection close
     await no_tasks(client)
     assert stream.cancelled and stream.done
@@ -341,8 +366,7 @@ async def test_the_last_subscriber_raising_leaves_and_cancels(server: MockServer
         loop.set_exception_handler(None)
 
 
-async def test_disposing_while_final_message_is_awaited_does_not_cancel(server: MockServer,
-                                                                         client: Client) -> None:
+async def test_disposing_while_final_message_is_awaited_does_not_cancel(server: MockServer, client: Client) -> None:
     server.enqueue(Reply.text([f"t{i} " for i in range(30)]).with_faults(tokens_per_second=200))
     stream = client.messages.stream(**PARAMS)
     texts: list[str] = []
@@ -413,7 +437,7 @@ async def test_mid_stream_error_reaches_subscribers(server: MockServer, client: 
 
 
 async def test_async_for_over_text_with_early_break(server: MockServer, client: Client) -> None:
-    module = pytest.importorskip("rxclaude._buffer")
+    module = pytest.importorskip("rxclaude.operators.buffered")
     to_aiter = getattr(rxclaude, "aiter", None) or getattr(importlib.import_module(module.__name__), "aiter", None)
     if to_aiter is None:
         pytest.skip("rxclaude.aiter is not there yet")
@@ -523,8 +547,9 @@ async def test_a_raising_callback_ends_only_its_subscriber(server: MockServer, c
 # -- memory: a finished stream is freed by reference counting, without waiting for the GC ---------
 
 
-@pytest.mark.parametrize("ending", ["completed", "cancelled", "cancelled by a callback", "error event", "malformed",
-                                    "reset", "stalled"])
+@pytest.mark.parametrize(
+    "ending", ["completed", "cancelled", "cancelled by a callback", "error event", "malformed", "reset", "stalled"]
+)
 async def test_a_finished_stream_is_freed_at_once(server: MockServer, client: Client, ending: str) -> None:
     """No reference cycle keeps a finished stream (and its whole message) alive until a full
     garbage collection: in a long-running service that would hold every recent answer. Also a
@@ -536,14 +561,19 @@ async def test_a_finished_stream_is_freed_at_once(server: MockServer, client: Cl
     import weakref
 
     reply = Reply.text([f"t{i} " for i in range(50)])
-    faults = {"error event": {"error_after": 10}, "malformed": {"malformed_after": 10},
-              "reset": {"reset_after_bytes": 3000}, "stalled": {"stall_after": 10}}
+    faults = {
+        "error event": {"error_after": 10},
+        "malformed": {"malformed_after": 10},
+        "reset": {"reset_after_bytes": 3000},
+        "stalled": {"stall_after": 10},
+    }
     server.enqueue(reply.with_faults(**faults[ending]) if ending in faults else reply)
     if ending == "stalled":
         client.timeouts = Timeouts(idle=0.2)
     gc.collect()
     gc.disable()
     try:
+
         async def run() -> weakref.ref[rxclaude.MessageStream]:
             stream = client.messages.stream(**PARAMS)
             texts: list[str] = []

@@ -22,15 +22,20 @@ from reactivex.disposable import Disposable
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude.events import ContentBlockStopEvent, Frame
-from rxclaude.operators._share import DirectObservable
+from rxclaude.core.events import ContentBlockStopEvent
+from rxclaude.core.frame import Frame
+from rxclaude.plumbing import DirectObservable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = sorted(p for p in FIXTURES.glob("*.sse") if not p.name.startswith("fragment-"))
 FRAMES = {p.name: rxclaude.SSEDecoder().feed(p.read_bytes()) for p in RECORDINGS}
 KINDS = ("frames", "events", "text", "thinking", "usage", "stop_reason", "blocks")
-OPERATORS: dict[str, Any] = {"text": ops.text, "thinking": ops.thinking, "usage": ops.usage,
-                             "stop_reason": ops.stop_reason}
+OPERATORS: dict[str, Any] = {
+    "text": ops.text,
+    "thinking": ops.thinking,
+    "usage": ops.usage,
+    "stop_reason": ops.stop_reason,
+}
 
 
 def _expected(kind: str, frames: list[Frame], a: int, b: int, final: rxclaude.Message | None) -> list[Any]:
@@ -69,13 +74,15 @@ actions = st.lists(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(sorted(FRAMES)), script=actions, as_fields=st.booleans())
-async def test_every_subscriber_gets_exactly_its_window(name: str, script: list[tuple[int, str, bool, int]],
-                                                        as_fields: bool) -> None:
+async def test_every_subscriber_gets_exactly_its_window(
+    name: str, script: list[tuple[int, str, bool, int]], as_fields: bool
+) -> None:
     frames = FRAMES[name]
     n = len(frames)
     reference: list[Any] = []
     reactivex.from_iterable(frames).pipe(ops.parse(), ops.message()).subscribe(
-        reference.append, lambda e: reference.append(e))
+        reference.append, lambda e: reference.append(e)
+    )
     final = reference[0] if reference and isinstance(reference[0], rxclaude.Message) else None
 
     source = _Source()
@@ -97,7 +104,8 @@ async def test_every_subscriber_gets_exactly_its_window(name: str, script: list[
         for kind, leaves, until in plan.get(position, []):
             sub: dict[str, Any] = {"kind": kind, "joined": position, "left": None, "got": [], "ends": []}
             sub["handle"] = getattr(stream, kind).subscribe(
-                sub["got"].append, lambda e, sub=sub: sub["ends"].append(e), lambda sub=sub: sub["ends"].append("done"))
+                sub["got"].append, lambda e, sub=sub: sub["ends"].append(e), lambda sub=sub: sub["ends"].append("done")
+            )
             subscribers.append(sub)
             if leaves:
                 leaving.setdefault(position + 1 + until % (n - position + 1), []).append(sub)

@@ -16,23 +16,40 @@ from reactivex import operators as rx
 from reactivex.disposable import Disposable
 
 import rxclaude
-from rxclaude.errors import MalformedEventError, OverloadedError, StreamCancelledError
-from rxclaude.events import Frame
-from rxclaude.operators._share import DirectObservable
-from rxclaude.transport import _pushing
+from rxclaude.core.errors import MalformedEventError, OverloadedError, StreamCancelledError
+from rxclaude.core.frame import Frame
+from rxclaude.plumbing import DirectObservable
+from rxclaude.transport.http import _pushing
 
 
 def frame(d: dict[str, Any]) -> Frame:
     return Frame(str(d["type"]), json.dumps(d))
 
 
-START = frame({"type": "message_start", "message": {
-    "id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [],
-    "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}})
+START = frame(
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 3, "output_tokens": 1},
+        },
+    }
+)
 BLOCK = frame({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
 END_BLOCK = frame({"type": "content_block_stop", "index": 0})
-DELTA = frame({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-               "usage": {"output_tokens": 5}})
+DELTA = frame(
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 5},
+    }
+)
 STOP = frame({"type": "message_stop"})
 
 
@@ -142,8 +159,12 @@ async def test_an_in_stream_error_keeps_the_partial_and_ends_every_stream() -> N
     texts: list[str] = []
     stream.text.subscribe(texts.append, lambda e: texts.append(type(e).__name__))
     stream.connect()
-    source.send(START, BLOCK, text("a"),
-                frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+    source.send(
+        START,
+        BLOCK,
+        text("a"),
+        frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    )
     with pytest.raises(OverloadedError) as info:
         await asyncio.wait_for(stream.final_message(), 5)
     assert info.value.partial is not None and info.value.partial.text == "a"

@@ -20,10 +20,12 @@ from reactivex.disposable import Disposable
 
 import rxclaude
 from rxclaude import operators as ops
-from rxclaude._parse import parse_fields_lean, parse_frame, parse_frame_lean
-from rxclaude.errors import MalformedEventError
-from rxclaude.events import ContentBlockDeltaEvent, Frame, TextDelta, ThinkingDelta
-from rxclaude.operators._share import DirectObservable
+from rxclaude.core.deltas import TextDelta, ThinkingDelta
+from rxclaude.core.errors import MalformedEventError
+from rxclaude.core.events import ContentBlockDeltaEvent
+from rxclaude.core.frame import Frame
+from rxclaude.core.parse import parse_fields_lean, parse_frame, parse_frame_lean
+from rxclaude.plumbing import DirectObservable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = sorted(FIXTURES.glob("*.sse"))
@@ -39,13 +41,18 @@ def _expected(frames: list[Frame]) -> tuple[dict[str, list[Any]], Any]:
     events = reactivex.from_iterable(frames).pipe(ops.parse(), ops.broadcast())
     values: dict[str, list[Any]] = {}
     outcome: list[Any] = []
-    for name, op in (("text", ops.text()), ("thinking", ops.thinking()), ("tool_input", ops.tool_input()),
-                     ("citations", ops.citations()), ("blocks", ops.blocks()), ("usage", ops.usage()),
-                     ("stop_reason", ops.stop_reason())):
+    for name, op in (
+        ("text", ops.text()),
+        ("thinking", ops.thinking()),
+        ("tool_input", ops.tool_input()),
+        ("citations", ops.citations()),
+        ("blocks", ops.blocks()),
+        ("usage", ops.usage()),
+        ("stop_reason", ops.stop_reason()),
+    ):
         values[name] = []
         events.pipe(op).subscribe(values[name].append, lambda e: None)
-    events.pipe(ops.message()).subscribe(lambda m: outcome.append(m.to_dict()),
-                                         lambda e: outcome.append(type(e)))
+    events.pipe(ops.message()).subscribe(lambda m: outcome.append(m.to_dict()), lambda e: outcome.append(type(e)))
     events.connect()
     return values, outcome[0]
 
@@ -68,8 +75,9 @@ def _fields_source(body: bytes) -> DirectObservable[Frame]:
     return DirectObservable(subscribe)
 
 
-async def _through_stream(frames: list[Frame], *, typed: str,
-                          body: bytes | None = None) -> tuple[dict[str, list[Any]], Any, list[Any]]:
+async def _through_stream(
+    frames: list[Frame], *, typed: str, body: bytes | None = None
+) -> tuple[dict[str, list[Any]], Any, list[Any]]:
     """Run the frames through a MessageStream; ``typed``: never / always / toggling an events
     subscriber, or ``raw``: a frames subscriber throughout. With ``body``, the stream reads the
     recording's bytes as the transport hands them over (``on_fields``) instead of Frames."""
@@ -85,6 +93,7 @@ async def _through_stream(frames: list[Frame], *, typed: str,
     if typed == "always":
         stream.events.subscribe(seen.append, lambda e: None)
     elif typed == "toggling":  # an events subscriber that leaves and comes back every few events
+
         def toggle(_: Any) -> None:
             nonlocal sub
             if len(seen) % 3 == 0:
@@ -175,7 +184,8 @@ INVALID_UTF8 = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_d
 def test_parse_from_fields_equals_parse_from_a_frame(data: str) -> None:
     raw = INVALID_UTF8 if "\ufffd" in data else data.encode()
     assert parse_fields_lean("content_block_delta", raw, "7", 3) == parse_frame_lean(
-        Frame("content_block_delta", data, "7", 3))
+        Frame("content_block_delta", data, "7", 3)
+    )
 
 
 @pytest.mark.parametrize("data", [*MALFORMED, '{"type":"content_block_delta","index":0,"delta":{"type":"text_d\xff'])
@@ -189,10 +199,11 @@ def test_malformed_fields_fail_like_the_frame(data: str) -> None:
 
 
 async def test_from_its_own_request_a_text_stream_builds_no_frame_or_event_per_delta(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The lean route end to end, through the real transport: text deltas reach the ``text``
     subscriber without a Frame or an event object each (only the few other frames get one)."""
-    import rxclaude._parse as parse_module
+    import rxclaude.core.parse as parse_module
     import rxclaude.stream as stream_module
     from rxclaude.testing import MockServer, Reply
 
@@ -202,14 +213,17 @@ async def test_from_its_own_request_a_text_stream_builds_no_frame_or_event_per_d
         def make(*args: Any) -> Any:
             built.append(name if name != "Frame" else f"Frame {args[0]}")
             return cls(*args)
+
         return make
 
     for module in (stream_module, parse_module):
         monkeypatch.setattr(module, "Frame", counting(Frame, "Frame"))
     monkeypatch.setattr(parse_module, "ContentBlockDeltaEvent", counting(ContentBlockDeltaEvent, "event"))
     pieces = [f"w{i} " for i in range(300)]
-    async with MockServer(default_reply=Reply.text(pieces)) as server, rxclaude.Client(
-            api_key="fake-key-routes", base_url=server.url) as client:
+    async with (
+        MockServer(default_reply=Reply.text(pieces)) as server,
+        rxclaude.Client(api_key="fake-key-routes", base_url=server.url) as client,
+    ):
         stream = client.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "Hi"}])
         texts: list[str] = []
         stream.text.subscribe(texts.append)

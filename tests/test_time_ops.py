@@ -9,28 +9,12 @@ import reactivex
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.marbles import marbles_testing
 
-from rxclaude.events import (
-    ContentBlockDeltaEvent,
-    InputJSONDelta,
-    Message,
-    MessageDelta,
-    MessageDeltaEvent,
-    MessageStartEvent,
-    PingEvent,
-    SignatureDelta,
-    TextDelta,
-    ThinkingDelta,
-    Usage,
-)
-from rxclaude.operators._time import (
-    Timestamped,
-    clock,
-    inter_token_gaps,
-    throughput,
-    time_to_first_token,
-    timestamped,
-    tokens_per_second,
-)
+from rxclaude.core.deltas import InputJSONDelta, SignatureDelta, TextDelta, ThinkingDelta
+from rxclaude.core.events import ContentBlockDeltaEvent, MessageDelta, MessageDeltaEvent, MessageStartEvent, PingEvent
+from rxclaude.core.message import Message, Usage
+from rxclaude.core.values import Timestamped
+from rxclaude.operators.timing import inter_token_gaps, throughput, time_to_first_token, timestamped, tokens_per_second
+from rxclaude.plumbing import clock
 
 # Typed loosely: reactivex annotates ticks as int, and virtual seconds here are often fractional.
 on_next: Any = ReactiveTest.on_next
@@ -174,7 +158,11 @@ def test_throughput_uses_usage_output_tokens() -> None:
 def test_marbles_timestamped_on_strings() -> None:
     with marbles_testing(timespan=1.0) as (start, cold, _hot, exp):
         source = cold("-a--b-c|", None, None)  # cold: times count from the subscription at 200
-        stamps: dict[str | float, Any] = {"x": Timestamped("a", 1.0), "y": Timestamped("b", 4.0), "z": Timestamped("c", 6.0)}
+        stamps: dict[str | float, Any] = {
+            "x": Timestamped("a", 1.0),
+            "y": Timestamped("b", 4.0),
+            "z": Timestamped("c", 6.0),
+        }
         assert start(source.pipe(timestamped())) == exp("-x--y-z|", stamps, None)
 
 

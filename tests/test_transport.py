@@ -20,8 +20,7 @@ from aiohttp import web
 
 import rxclaude
 from rxclaude import Client, Timeouts
-from rxclaude._retry import RetryPolicy
-from rxclaude.errors import (
+from rxclaude.core.errors import (
     BadRequestError,
     ConnectError,
     ConnectionLostError,
@@ -35,6 +34,7 @@ from rxclaude.errors import (
     StreamStalledError,
     TotalTimeoutError,
 )
+from rxclaude.core.retry import RetryPolicy
 from rxclaude.testing import MockServer, Reply
 
 KEY = "fake-key-test-transport-0123456789"
@@ -68,8 +68,9 @@ async def server() -> AsyncIterator[MockServer]:
 def make_client(server: MockServer, **kw: Any) -> Client:
     retry = kw.pop("retry", FAST)
     client = Client(api_key=KEY, base_url=server.url, **kw)
-    client.retry = RetryPolicy(max_retries=kw.get("max_retries", 2), initial_delay=retry.initial_delay,
-                               max_delay=retry.max_delay)
+    client.retry = RetryPolicy(
+        max_retries=kw.get("max_retries", 2), initial_delay=retry.initial_delay, max_delay=retry.max_delay
+    )
     return client
 
 
@@ -127,8 +128,7 @@ async def test_connect_timeout_on_a_full_backlog() -> None:
             fillers.append(s)
         await asyncio.sleep(0.05)
         timeouts = Timeouts(connect=0.2, first_byte=5.0)
-        async with Client(api_key=KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0,
-                          timeouts=timeouts) as client:
+        async with Client(api_key=KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0, timeouts=timeouts) as client:
             error = await fail(client.messages.stream(**PARAMS))
             if not isinstance(error, ConnectTimeoutError):
                 pytest.skip(f"could not reproduce a connect timeout offline here ({type(error).__name__})")
@@ -236,8 +236,7 @@ async def test_total_timeout_covers_retries(server: MockServer) -> None:
 # -- retries before the first byte ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "cls"), [(429, RateLimitError), (500, InternalServerError),
-                                              (529, OverloadedError)])
+@pytest.mark.parametrize(("status", "cls"), [(429, RateLimitError), (500, InternalServerError), (529, OverloadedError)])
 async def test_retryable_status_then_success(server: MockServer, status: int, cls: Any) -> None:
     server.enqueue(Reply.error(status, retry_after_ms=10), Reply.error(status, retry_after="0.01"), LONG)
     async with make_client(server) as client:
@@ -248,14 +247,18 @@ async def test_retryable_status_then_success(server: MockServer, status: int, cl
     assert server.requests[0].body == server.requests[1].body == server.requests[2].body  # the same bytes
 
 
-async def test_the_body_is_encoded_once_and_validation_measures_it(server: MockServer,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_body_is_encoded_once_and_validation_measures_it(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.enqueue(Reply.error(529, retry_after_ms=10), LONG)
     async with make_client(server) as client:
         encoded: list[bytes] = []
         real = type(client.provider).encode
-        monkeypatch.setattr(type(client.provider), "encode",
-                            lambda self, params, betas=(): encoded.append(real(self, params, betas)) or encoded[-1])
+        monkeypatch.setattr(
+            type(client.provider),
+            "encode",
+            lambda self, params, betas=(): encoded.append(real(self, params, betas)) or encoded[-1],
+        )
         await within(client.messages.stream(**PARAMS).final_message())  # two attempts
         assert len(encoded) == 1 and server.requests[-1].body == encoded[0]
         client.provider.max_request_bytes = len(encoded[0]) - 1  # type: ignore[attr-defined]
@@ -263,11 +266,15 @@ async def test_the_body_is_encoded_once_and_validation_measures_it(server: MockS
             client.messages.stream(**PARAMS)  # the limit is checked against the body that would be sent
 
 
-@pytest.mark.parametrize(("status", "cls", "etype"), [(429, RateLimitError, "rate_limit_error"),
-                                                       (500, InternalServerError, "api_error"),
-                                                       (529, OverloadedError, "overloaded_error")])
-async def test_retries_exhausted_gives_typed_error(server: MockServer, status: int, cls: Any,
-                                                   etype: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "cls", "etype"),
+    [
+        (429, RateLimitError, "rate_limit_error"),
+        (500, InternalServerError, "api_error"),
+        (529, OverloadedError, "overloaded_error"),
+    ],
+)
+async def test_retries_exhausted_gives_typed_error(server: MockServer, status: int, cls: Any, etype: str) -> None:
     server.enqueue(*[Reply.error(status, retry_after_ms=10, message="nope")] * 5)
     async with make_client(server) as client:
         stream = client.messages.stream(**PARAMS)
@@ -315,8 +322,11 @@ async def test_x_should_retry_true_forces_a_retry(server: MockServer) -> None:
 
 
 async def test_non_json_error_body_is_typed_by_status(server: MockServer) -> None:
-    server.enqueue(Reply.raw(b"<html>502 Bad Gateway</html>", status=502, content_type="text/html",
-                             headers={"x-should-retry": "false"}))
+    server.enqueue(
+        Reply.raw(
+            b"<html>502 Bad Gateway</html>", status=502, content_type="text/html", headers={"x-should-retry": "false"}
+        )
+    )
     async with make_client(server) as client:
         error = await fail(client.messages.stream(**PARAMS))
         assert isinstance(error, rxclaude.ServerError) and error.status_code == 502
@@ -507,8 +517,13 @@ def test_retry_after_headers() -> None:
     # retry-after-ms wins over retry-after
     assert policy.delay(0, {"retry-after-ms": "20", "retry-after": "7"}) == pytest.approx(0.02)
     rng = random.Random(1)
-    for bad in ({"retry-after": "0"}, {"retry-after": "-2"}, {"retry-after": "soon"},
-                {"retry-after": "61"}, {"retry-after-ms": "nan-ish"}):
+    for bad in (
+        {"retry-after": "0"},
+        {"retry-after": "-2"},
+        {"retry-after": "soon"},
+        {"retry-after": "61"},
+        {"retry-after-ms": "nan-ish"},
+    ):
         d = policy.delay(1, bad, rng=rng)
         assert 0.75 <= d <= 1.0, bad  # falls back to backoff
 
@@ -519,8 +534,7 @@ def test_retry_after_http_date() -> None:
     d = policy.delay(0, {"retry-after": email.utils.format_datetime(when, usegmt=True)})
     assert 25 <= d <= 31
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
-    d = policy.delay(0, {"retry-after": email.utils.format_datetime(past, usegmt=True)},
-                     rng=random.Random(0))
+    d = policy.delay(0, {"retry-after": email.utils.format_datetime(past, usegmt=True)}, rng=random.Random(0))
     assert 0.375 <= d <= 0.5  # past dates: backoff
     far = email.utils.formatdate(time.time() + 3600, usegmt=True)
     assert policy.delay(0, {"retry-after": far}, rng=random.Random(0)) <= 0.5  # over max_retry_after
@@ -537,7 +551,7 @@ def test_should_retry_rules() -> None:
 
 
 def test_retry_after_http_date_without_zone_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rxclaude._ratelimit import retry_after_seconds
+    from rxclaude.core.ratelimit import retry_after_seconds
 
     now = email.utils.parsedate_to_datetime("Tue, 24 Nov 2026 00:00:00 GMT").timestamp()
     monkeypatch.setenv("TZ", "America/New_York")  # local time must not leak into "-0000" dates
@@ -589,8 +603,9 @@ async def test_total_timeout_names_the_last_failure() -> None:
     from rxclaude.testing import MockServer, Reply
 
     async with MockServer(default_reply=Reply.error(529, "overloaded_error", "Overloaded", retry_after=5)) as server:
-        client = rxclaude.Client(api_key=server.api_key, base_url=server.url, max_retries=5,
-                                 timeouts=rxclaude.Timeouts(total=0.5))
+        client = rxclaude.Client(
+            api_key=server.api_key, base_url=server.url, max_retries=5, timeouts=rxclaude.Timeouts(total=0.5)
+        )
         try:
             stream = client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
             try:

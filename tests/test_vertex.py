@@ -18,7 +18,7 @@ import pytest
 import yarl
 from google.auth import credentials as google_credentials
 
-from rxclaude.errors import (
+from rxclaude.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -32,10 +32,10 @@ from rxclaude.errors import (
     ServerError,
     ServiceUnavailableError,
 )
-from rxclaude.events import Frame
-from rxclaude.providers.base import HTTPRequest
-from rxclaude.providers.vertex import VertexProvider, vertex_base_url
-from rxclaude.testing._vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, sse_from_events
+from rxclaude.core.frame import Frame
+from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, sse_from_events
+from rxclaude.transport.providers.base import HTTPRequest
+from rxclaude.transport.providers.vertex import VertexProvider, vertex_base_url
 
 FIXTURE = Path(__file__).parent / "fixtures" / "vertex-forced-tool-claude37.sse"
 TOKEN = "ya29.test-access-token-EXAMPLE"
@@ -71,9 +71,7 @@ def _isolated_google(monkeypatch: pytest.MonkeyPatch) -> None:
 class FakeCredentials(google_credentials.Credentials):
     """google-auth credentials whose refresh mints numbered tokens, without any network."""
 
-    def __init__(
-        self, *, token: str | None = None, expiry: datetime | None = None, fail: bool = False
-    ) -> None:
+    def __init__(self, *, token: str | None = None, expiry: datetime | None = None, fail: bool = False) -> None:
         super().__init__()
         self.token = token
         self.expiry = expiry
@@ -182,18 +180,14 @@ def test_body_transform() -> None:
     assert body["messages"] == PARAMS["messages"] and body["max_tokens"] == 64
     assert params["model"] == MODEL and params["stream"] is False  # not mutated
     assert (
-        VertexProvider("p", "us", access_token=TOKEN, anthropic_version="x").body_for(PARAMS)[
-            "anthropic_version"
-        ]
+        VertexProvider("p", "us", access_token=TOKEN, anthropic_version="x").body_for(PARAMS)["anthropic_version"]
         == "x"
     )
 
 
 async def test_build_request_with_access_token_and_betas() -> None:
     p = VertexProvider("p", "us-east5", access_token=TOKEN)
-    request = await p.build_request(
-        PARAMS, betas=["context-1m-2025-08-07", "token-efficient-tools-2025-02-19"]
-    )
+    request = await p.build_request(PARAMS, betas=["context-1m-2025-08-07", "token-efficient-tools-2025-02-19"])
     headers = lower(request.headers)
     assert headers["authorization"] == f"Bearer {TOKEN}"
     assert headers["anthropic-beta"] == "context-1m-2025-08-07,token-efficient-tools-2025-02-19"
@@ -306,7 +300,7 @@ def test_missing_google_auth(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_import_does_not_need_google_auth() -> None:
     code = (
         "import sys; sys.modules['google.auth'] = None; sys.modules['google'] = None\n"
-        "import rxclaude.providers.vertex as v, rxclaude.testing._vertex\n"
+        "import rxclaude.transport.providers.vertex as v, rxclaude.testing.vertex\n"
         "print(v.VertexProvider('p', 'global', access_token='t').url_for('m'))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
@@ -370,9 +364,7 @@ def test_error_mapping_odd_bodies() -> None:
     assert type(e) is ServerError and e.message == "HTTP 502" and e.retryable
     e = p.error_from_response(400, {}, b"[]")
     assert type(e) is BadRequestError and e.message == "HTTP 400"
-    e = p.error_from_response(
-        400, {"request-id": "req_1"}, b'{"type":"error","error":{"type":"x","message":"m"}}'
-    )
+    e = p.error_from_response(400, {"request-id": "req_1"}, b'{"type":"error","error":{"type":"x","message":"m"}}')
     assert e.request_id == "req_1"
 
 
@@ -388,7 +380,7 @@ def decode(data: bytes, size: int) -> list[Frame]:
 
 
 def test_decoder_is_the_shared_sse_decoder_and_passes_unknown_events() -> None:
-    pytest.importorskip("rxclaude._sse")
+    pytest.importorskip("rxclaude.core.sse")
     data = FIXTURE.read_bytes()
     end = data.index(b"\n\n") + 2
     with_unknown = data[:end] + VERTEX_EVENT + data[end:]
@@ -403,10 +395,7 @@ def test_decoder_is_the_shared_sse_decoder_and_passes_unknown_events() -> None:
 
 def test_sse_from_events() -> None:
     body = sse_from_events([{"type": "message_stop"}, b'{"type": "ping"}'])
-    assert (
-        body
-        == b'event: message_stop\ndata: {"type":"message_stop"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
-    )
+    assert body == b'event: message_stop\ndata: {"type":"message_stop"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
 
 
 # -- end to end against the mock server --------------------------------------------------------
@@ -427,7 +416,7 @@ async def post(request: HTTPRequest, *, chunk: int = 5) -> tuple[int, Any, bytes
 
 
 async def test_e2e_recorded_stream_with_a_vertex_only_event() -> None:
-    pytest.importorskip("rxclaude._sse")
+    pytest.importorskip("rxclaude.core.sse")
     state = VertexMockState(
         access_token=TOKEN,
         project_id="proj",
@@ -450,7 +439,7 @@ async def test_e2e_recorded_stream_with_a_vertex_only_event() -> None:
 
 
 async def test_e2e_refreshing_credentials_and_synthesized_text() -> None:
-    pytest.importorskip("rxclaude._sse")
+    pytest.importorskip("rxclaude.core.sse")
     creds = FakeCredentials()
     async with MockVertexServer(access_token=f"{TOKEN}-1", text="Bonjour tout le monde") as server:
         p = VertexProvider("proj", "global", credentials=creds, base_url=server.url)
@@ -495,7 +484,7 @@ async def test_e2e_url_shape_and_body_are_checked() -> None:
 
 
 async def test_e2e_http_error_queue_then_success() -> None:
-    pytest.importorskip("rxclaude._sse")
+    pytest.importorskip("rxclaude.core.sse")
     state = VertexMockState(
         access_token=TOKEN,
         http_errors=[
@@ -507,9 +496,7 @@ async def test_e2e_http_error_queue_then_success() -> None:
         p = VertexProvider("proj", "global", access_token=TOKEN, base_url=server.url)
         status, headers, body, _ = await post(await p.build_request(PARAMS))
         error = p.error_from_response(status, headers, body)
-        assert (
-            type(error) is RateLimitError and error.retryable and error.message.startswith("Quota exceeded")
-        )
+        assert type(error) is RateLimitError and error.retryable and error.message.startswith("Quota exceeded")
         status, headers, body, _ = await post(await p.build_request(PARAMS))
         assert type(p.error_from_response(status, headers, body)) is OverloadedError
         status, _, _, frames = await post(await p.build_request(PARAMS))

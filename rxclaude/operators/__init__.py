@@ -14,25 +14,25 @@ Each is a function returning ``Callable[[Observable[A]], Observable[B]]`` for ``
 
 Building blocks for your own: :func:`lift`, :func:`transform`, :func:`deltas`, :func:`of_type`;
 fan-out without locks: :func:`broadcast` (a lock-free ``publish()``); slow consumers:
-:func:`buffered`, :func:`to_async_sink`; time as data: :func:`time_to_first_token`,
+:func:`buffered` (and :func:`rxclaude.sinks.to_async_sink`); time as data: :func:`time_to_first_token`,
 :func:`inter_token_gaps`, :func:`tokens_per_second`, :func:`throughput`, :func:`timestamped`.
 """
 
-from .._buffer import buffered, to_async_sink
-from ._content import citations, deltas, of_type, text, thinking, tool_input
-from ._frames import frames, parse
-from ._lift import lift, transform
-from ._message import blocks, message, snapshots, stop_reason, usage
-from ._share import Broadcast, broadcast
-from ._time import (
+from rxclaude.core.values import Timestamped
+from rxclaude.operators.buffered import buffered
+from rxclaude.operators.deltas import citations, deltas, of_type, text, thinking, tool_input
+from rxclaude.operators.frames import frames, parse
+from rxclaude.operators.lift import lift, transform
+from rxclaude.operators.message import blocks, message, snapshots, stop_reason, usage
+from rxclaude.operators.timing import (
     CONTENT_DELTAS,
-    Timestamped,
     inter_token_gaps,
     throughput,
     time_to_first_token,
     timestamped,
     tokens_per_second,
 )
+from rxclaude.plumbing import Broadcast, broadcast
 
 __all__ = [
     "Broadcast",
@@ -56,7 +56,6 @@ __all__ = [
     "throughput",
     "time_to_first_token",
     "timestamped",
-    "to_async_sink",
     "tokens_per_second",
     "tool_input",
     "transform",

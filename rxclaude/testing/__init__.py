@@ -17,12 +17,11 @@ Streams without a server (benchmarks)::
     body = synthesize(text=[" tok"] * 1_000_000, padding=False)
 """
 
-from ._bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
-from ._files import MockFiles, StoredFile, UploadRecord
-from ._vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
-from .replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
-from .server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
-from .sse import (
+from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
+from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
+from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
+from rxclaude.testing.server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
+from rxclaude.testing.sse import (
     PING_FRAME,
     accumulate,
     events_from_sse,
@@ -37,6 +36,7 @@ from .sse import (
     synthesize_events,
     synthesize_frames,
 )
+from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 
 __all__ = [
     "BedrockMockState",

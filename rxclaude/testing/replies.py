@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .sse import accumulate, events_from_sse, split_frames, sse_bytes, synthesize_frames
+from rxclaude.testing.sse import accumulate, events_from_sse, split_frames, sse_bytes, synthesize_frames
 
 __all__ = ["DEFAULT_ERROR_MESSAGES", "ERROR_STATUS", "ERROR_TYPES", "Faults", "Reply", "request_text"]
 
@@ -294,9 +294,7 @@ class Reply:
 
             Reply.error(429, retry_after=0.01)
         """
-        etype = error_type or ERROR_TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
+        etype = error_type or ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         extra: list[tuple[str, str]] = list((headers or {}).items())
         if retry_after is not None:
             ra = retry_after if isinstance(retry_after, str) else _num(retry_after)
@@ -321,9 +319,7 @@ class Reply:
 
             Reply.json({"input_tokens": 42})
         """
-        return cls(
-            status=status, body=orjson.dumps(body), headers=tuple((headers or {}).items()), label="json"
-        )
+        return cls(status=status, body=orjson.dumps(body), headers=tuple((headers or {}).items()), label="json")
 
     @classmethod
     def raw(

@@ -22,15 +22,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ._files import MockFiles
-from .replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
-from .sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
+from rxclaude.testing.files import MockFiles
+from rxclaude.testing.recorded import RecordedRequest
+from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
+from rxclaude.testing.sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -54,69 +54,6 @@ _MALFORMED = (
     b"event: content_block_delta\n"
     b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"unterminated\n\n'
 )
-
-
-@dataclass(eq=False)
-class RecordedRequest:
-    """One request the server received, and what became of its response.
-
-    ``headers`` is case-insensitive. ``json`` is the parsed body, or ``None`` if it was not JSON;
-    ``body`` holds the raw bytes (left empty for ``multipart/*`` requests, so that handlers can
-    still call ``request.post()``/``request.multipart()``). For streamed responses ``completed``
-    means the whole body was sent, ``disconnected`` that the client went away first, ``reset``
-    that the server aborted the connection on purpose (``reset_after_bytes``).
-
-    Example::
-
-        req = server.requests[-1]
-        assert req.headers["anthropic-version"] and req.json["stream"] is True
-        await req.wait_finished(timeout=2)
-    """
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str] = field(repr=False)
-    body: bytes
-    json: Any
-    request_id: str
-    started_at: float
-    stream: bool = False
-    status: int | None = None
-    reply: Reply | None = field(default=None, repr=False)
-    events_sent: int = 0
-    bytes_sent: int = 0
-    completed: bool = False
-    disconnected: bool = False
-    reset: bool = False
-    ended_at: float | None = None
-    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    _gone: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    @property
-    def finished(self) -> bool:
-        """Whether the handler is done with this request (sent, failed, or abandoned)."""
-        return self._finished.is_set()
-
-    async def wait_finished(self, timeout: float | None = 5.0) -> None:
-        """Wait until the server is done with this request; ``TimeoutError`` after ``timeout``.
-
-        Example::
-
-            await server.requests[0].wait_finished(1.0)
-        """
-        async with asyncio.timeout(timeout):
-            await self._finished.wait()
-
-    async def wait_disconnected(self, timeout: float | None = 5.0) -> None:
-        """Wait until the client disconnects mid-response; ``TimeoutError`` after ``timeout``.
-
-        Example::
-
-            await server.requests[0].wait_disconnected(0.5)
-        """
-        async with asyncio.timeout(timeout):
-            await self._gone.wait()
 
 
 Plugin = Callable[["MockServer"], None]
@@ -182,9 +119,7 @@ class MockServer:
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
-        self._org_id = "00000000-0000-4000-8000-" + "".join(
-            self._rng.choice("0123456789abcdef") for _ in range(12)
-        )
+        self._org_id = "00000000-0000-4000-8000-" + "".join(self._rng.choice("0123456789abcdef") for _ in range(12))
         self._queue: deque[Reply] = deque()
         self._by_request: dict[int, RecordedRequest] = {}
         self._stream_tasks: set[asyncio.Task[Any]] = set()
@@ -409,9 +344,7 @@ class MockServer:
 
     # -- building responses ---------------------------------------------------------------------
 
-    def response_headers(
-        self, record: RecordedRequest, extra: Iterable[tuple[str, str]] = ()
-    ) -> dict[str, str]:
+    def response_headers(self, record: RecordedRequest, extra: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
         """Headers the real API sends on every Messages response: ``request-id``,
         ``anthropic-organization-id`` and ``anthropic-ratelimit-*``; ``extra`` overrides."""
         h: dict[str, str] = {"request-id": record.request_id, "anthropic-organization-id": self._org_id}
@@ -504,9 +437,7 @@ class MockServer:
         faults = reply.faults
         if faults.error_after is not None:
             status = ERROR_STATUS.get(faults.error_type, 500)
-            return self.error_response(
-                record, status, faults.error_type, _error_message(faults), reply.headers
-            )
+            return self.error_response(record, status, faults.error_type, _error_message(faults), reply.headers)
         events = events_from_sse(b"".join(frames))
         for ev in events:
             if ev.get("type") == "error":
@@ -638,9 +569,7 @@ class MockServer:
         if self.require_key and key != self.api_key:
             return self.error_response(record, 401, "authentication_error", "invalid x-api-key")
         if self.require_version and not request.headers.get("anthropic-version"):
-            return self.error_response(
-                record, 400, "invalid_request_error", "anthropic-version: header is required"
-            )
+            return self.error_response(record, 400, "invalid_request_error", "anthropic-version: header is required")
         return None
 
     def _check_request(
@@ -658,9 +587,7 @@ class MockServer:
                 "There was an issue with your request body: invalid JSON",
             )
         if not isinstance(body, dict):
-            return self.error_response(
-                record, 400, "invalid_request_error", "Input should be a valid dictionary"
-            )
+            return self.error_response(record, 400, "invalid_request_error", "Input should be a valid dictionary")
         problem = _validate(body, fields) or self.files.check_content(body)
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
@@ -678,9 +605,7 @@ class MockServer:
         bad = self._check_request(request, record, ("model", "messages"))
         if bad is not None:
             return bad
-        size = len(orjson.dumps(record.json.get("messages"))) + len(
-            orjson.dumps(record.json.get("system", ""))
-        )
+        size = len(orjson.dumps(record.json.get("messages"))) + len(orjson.dumps(record.json.get("system", "")))
         hdrs = self.response_headers(record)
         hdrs["content-type"] = "application/json"
         return web.Response(body=orjson.dumps({"input_tokens": max(1, size // 4)}), headers=hdrs)

@@ -288,9 +288,7 @@ class _Builder:
         return n
 
 
-def _usage(
-    input_tokens: int, output_tokens: int, extra: Mapping[str, Any] | None, *, start: bool
-) -> dict[str, Any]:
+def _usage(input_tokens: int, output_tokens: int, extra: Mapping[str, Any] | None, *, start: bool) -> dict[str, Any]:
     extra = dict(extra or {})
     cache_create = int(extra.pop("cache_creation_input_tokens", 0))
     cache_read = int(extra.pop("cache_read_input_tokens", 0))

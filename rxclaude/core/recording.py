@@ -1,0 +1,143 @@
+"""The recording format, and reading recordings or raw SSE files as timed frames (no I/O beyond the file).
+
+Recording format (``rxclaude_recording`` version 1), written by :class:`Recorder` and
+:func:`record` and read by :func:`rxclaude.replay`. It is JSON Lines: UTF-8, one JSON
+object per line, each line flushed as soon as it is written, so a crash loses at most the line
+being written::
+
+    {"rxclaude_recording": 1, "started": "2025-05-01T12:00:00.123456+00:00", "clock": "monotonic", "meta": {}}
+    {"t": 0.412031, "event": "message_start", "data": "{\\"type\\":\\"message_start\\", ...}"}
+    {"t": 0.413227, "event": "ping", "data": "{\\"type\\": \\"ping\\"}", "id": "7", "retry": 3000}
+    {"t": 2.904518, "end": "completed"}
+
+* The header comes first. ``started`` is the wall-clock start (ISO 8601, UTC). ``clock`` is
+  ``"monotonic"``, or ``"scheduler"`` when a scheduler's ``now`` was used (virtual time in
+  tests). ``meta`` is optional: any JSON object you pass, such as the request parameters.
+  Headers and API keys are never recorded.
+* There is one line per frame. ``t`` is the seconds since the recorder started (microsecond
+  resolution). ``event`` and ``data`` are the :class:`~rxclaude.Frame` fields. ``id`` and
+  ``retry`` appear only when they are set.
+* The end line is the last line. ``end`` is ``"completed"``, ``"error"`` (with
+  ``"error": {"type": ..., "message": ...}``) or ``"stopped"`` (the sink was disposed or closed).
+  A file without an end line was cut off.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Generator, Iterator
+from typing import IO, Any, Final
+
+import orjson
+
+from rxclaude.core.errors import StreamFormatError
+from rxclaude.core.frame import Frame
+from rxclaude.core.sse import SSEDecoder
+from rxclaude.core.values import Timestamped
+
+__all__ = ["RECORDING_KEY", "RECORDING_VERSION", "Source", "iter_frames", "read_timed", "sniff"]
+
+RECORDING_KEY: Final = "rxclaude_recording"
+RECORDING_VERSION: Final = 1
+
+Source = str | os.PathLike[str] | bytes
+"""A file path, or the file's content as ``bytes``."""
+
+_CHUNK = 64 * 1024
+_SNIFF_LIMIT = 1024 * 1024
+
+
+def _open(source: Source) -> IO[bytes]:
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    return open(source, "rb")  # closed by the generator that owns it
+
+
+def _header(line: bytes) -> dict[str, Any] | None:
+    head = line.removeprefix(b"\xef\xbb\xbf").strip()
+    if not head.startswith(b"{"):
+        return None
+    try:
+        value = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(value, dict) and RECORDING_KEY in value:
+        return value
+    return None
+
+
+def sniff(source: Source) -> str:
+    """``"recording"`` for an rxclaude recording, otherwise ``"sse"``.
+
+    Example:
+        >>> sniff("tests/fixtures/docs-basic-hello.sse")  # doctest: +SKIP
+        'sse'
+    """
+    with _open(source) as f:
+        return "recording" if _header(f.readline(_SNIFF_LIMIT)) is not None else "sse"
+
+
+def read_timed(source: Source, interval: float | None) -> Generator[tuple[float, Frame | None], None, None]:
+    """Yield ``(t, frame)`` and finally ``(t, None)`` for a recorded end; closes the file when done."""
+    with _open(source) as f:
+        first = f.readline(_SNIFF_LIMIT)
+        header = _header(first)
+        if header is None:
+            yield from _read_sse(first, f, interval or 0.0)
+        else:
+            version = header.get(RECORDING_KEY)
+            if version != RECORDING_VERSION:
+                raise StreamFormatError(f"unsupported rxclaude recording version {version!r}")
+            yield from _read_recording(f)
+
+
+def _read_sse(first: bytes, f: IO[bytes], interval: float) -> Iterator[tuple[float, Frame | None]]:
+    decoder = SSEDecoder()
+    n = 0
+    chunk = first
+    while chunk:
+        for frame in decoder.feed(chunk):
+            yield n * interval, frame
+            n += 1
+        chunk = f.read(_CHUNK)
+    for frame in decoder.close():  # always empty, by the spec; kept for symmetry
+        yield n * interval, frame  # pragma: no cover
+
+
+def _read_recording(f: IO[bytes]) -> Iterator[tuple[float, Frame | None]]:
+    number = 1
+    for line in f:
+        number += 1
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+            t = float(item["t"])
+            if "end" in item:
+                yield t, None
+                return
+            frame = Frame(item["event"], item["data"], item.get("id"), item.get("retry"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            if not line.endswith(b"\n"):
+                return  # the last line was cut off mid-write (a crash): the recording ends before it
+            raise StreamFormatError(f"recording line {number} is not a valid frame: {e}") from e
+        yield t, frame
+
+
+def iter_frames(source: Source, *, interval: float | None = None) -> Iterator[Timestamped[Frame]]:
+    """The frames of a recording or raw SSE file with their times, read lazily and without waiting.
+
+    For a raw SSE file, ``t`` is ``i * interval`` (``0.0`` when ``interval`` is ``None``).
+
+    Example:
+        >>> [f.value.event for f in iter_frames("run.jsonl")][:2]  # doctest: +SKIP
+        ['message_start', 'content_block_start']
+    """
+    items = read_timed(source, interval)
+    try:
+        for t, frame in items:
+            if frame is not None:
+                yield Timestamped(frame, t)
+    finally:
+        items.close()

@@ -1,0 +1,240 @@
+"""Rx plumbing shared by the operators, the transport and the stream: fan-out without locks, clocks.
+
+Strategy: reactivex's ``Subject`` takes a lock twice per value (about 2.5 µs per event
+measured here), which is the right call across threads but pure overhead on one asyncio loop,
+where rxclaude's sources run. :class:`Broadcast` keeps its observers in a tuple that is
+replaced (never mutated) on subscribe/dispose, so ``on_next`` is one loop over a tuple.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from reactivex import ConnectableObservable, Observable, abc
+from reactivex.observer import AutoDetachObserver
+
+__all__ = ["Broadcast", "DirectObservable", "Once", "broadcast", "clock"]
+
+_T = TypeVar("_T")
+
+
+class Once(abc.DisposableBase):
+    """A disposable that runs its action the first time it is disposed.
+
+    reactivex's ``Disposable`` takes an ``RLock`` per object so that two threads disposing at
+    once still run the action once; rxclaude's subscriptions live on one asyncio loop, where
+    swapping the action out first is enough.
+
+    Example:
+        >>> d = Once(lambda: print("bye")); d.dispose(); d.dispose()
+        bye
+    """
+
+    __slots__ = ("_action",)
+
+    def __init__(self, action: Callable[[], None] | None = None) -> None:
+        self._action = action
+
+    @property
+    def is_disposed(self) -> bool:
+        """Whether :meth:`dispose` was called (or there was nothing to do)."""
+        return self._action is None
+
+    def dispose(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
+
+
+class DirectObservable(Observable[_T]):
+    """An Observable whose ``subscribe`` skips reactivex's current-thread trampoline.
+
+    reactivex runs every ``subscribe`` through a trampoline (about 5 µs here) so that a cold
+    source emitting *while being subscribed* cannot outrun its own disposable. A source that
+    only registers its observer -- a hub, or a request that starts an asyncio task -- emits
+    nothing during ``subscribe`` but, at most, a terminal notification, so there is nothing
+    to trampoline. Everything else is as in ``Observable.subscribe``: callbacks or an
+    observer, wrapped in an ``AutoDetachObserver``.
+
+    Example:
+        >>> DirectObservable(lambda observer, scheduler=None: Disposable()).subscribe(print)  # doctest: +SKIP
+    """
+
+    def __init__(self, subscribe: abc.Subscription[_T] | None = None) -> None:
+        # Not Observable.__init__: it makes an RLock per instance, which only a few operators
+        # (delay, take_while...) ever take; ``lock`` below makes it when first asked for.
+        self._subscribe = subscribe
+
+    @property
+    def lock(self) -> threading.RLock:  # type: ignore[override]
+        """The ``RLock`` some reactivex operators take on their source (made on first use)."""
+        lock: threading.RLock | None = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__["_lock"] = threading.RLock()
+        return lock
+
+    def subscribe(
+        self,
+        on_next: abc.ObserverBase[_T] | abc.OnNext[_T] | None = None,
+        on_error: abc.OnError | None = None,
+        on_completed: abc.OnCompleted | None = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
+            observer: Any = on_next
+            on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
+        return self._observe(on_next, on_error, on_completed, scheduler)  # type: ignore[arg-type]
+
+    def _observe(
+        self,
+        on_next: abc.OnNext[_T] | None,
+        on_error: abc.OnError | None,
+        on_completed: abc.OnCompleted | None,
+        scheduler: abc.SchedulerBase | None,
+    ) -> abc.DisposableBase:
+        """Subscribe the callbacks (an observer already unpacked); subclasses may guard them differently."""
+        detach: AutoDetachObserver[_T] = AutoDetachObserver(on_next, on_error, on_completed)
+        try:
+            detach.subscription = self._subscribe_core(detach, scheduler)
+        except Exception as e:
+            if not detach.fail(e):
+                raise
+        return Once(detach.dispose)
+
+    def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
+        """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
+
+        For observers that already ignore calls after a terminal one and guard their own
+        callbacks: one call less per value. ``subscribe()`` is the safe default.
+
+        Example:
+            >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
+        """
+        return self._subscribe_core(observer, None)
+
+
+class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
+    """A lock-free subject for single-threaded (asyncio) use.
+
+    Values go to the observers subscribed at that moment; a subscriber that comes after the
+    end gets the end (``on_completed`` or the error) at once. A subscriber whose ``on_next``
+    raises is sent that error and dropped; the others carry on.
+
+    Example:
+        >>> hub = Broadcast[int]()
+        >>> hub.subscribe(print); hub.on_next(1)  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._observers: tuple[abc.ObserverBase[_T], ...] = ()
+        self._done = False
+        self._error: Exception | None = None
+
+    @property
+    def observer_count(self) -> int:
+        """How many observers are subscribed now."""
+        return len(self._observers)
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        if self._done:
+            if self._error is not None:
+                observer.on_error(self._error)
+            else:
+                observer.on_completed()
+            return Once()
+        self._observers = (*self._observers, observer)
+
+        def dispose() -> None:
+            self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return Once(dispose)
+
+    def on_next(self, value: _T) -> None:
+        for observer in self._observers:
+            try:
+                observer.on_next(value)
+            except Exception as e:  # one failing subscriber must not break the others
+                self._drop(observer, e)
+
+    def _drop(self, observer: abc.ObserverBase[_T], error: Exception) -> None:
+        self._observers = tuple(o for o in self._observers if o is not observer)
+        try:
+            observer.on_error(error)
+        except Exception:  # pragma: no cover - an observer whose on_error raises too
+            pass
+
+    def on_error(self, error: Exception) -> None:
+        if self._done:
+            return
+        self._done, self._error = True, error
+        observers, self._observers = self._observers, ()
+        for observer in observers:
+            try:
+                observer.on_error(error)
+            except Exception as e:
+                # reactivex re-raises in subscribers given no on_error: that subscriber chose not
+                # to handle it; the others must still hear of the error.
+                if e is not error:
+                    _report(e)
+
+    def on_completed(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        observers, self._observers = self._observers, ()
+        for observer in observers:
+            try:
+                observer.on_completed()
+            except Exception as e:
+                _report(e)
+
+
+def _report(error: Exception) -> None:
+    """Hand an exception raised by a subscriber's terminal callback to the loop's handler."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise error from None
+    loop.call_exception_handler({"message": "exception in an rxclaude subscriber", "exception": error})
+
+
+def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:
+    """Like ``reactivex.operators.publish()``, through a lock-free :class:`Broadcast`.
+
+    Example::
+
+        hot = events.pipe(ops.broadcast())
+        hot.pipe(ops.text()).subscribe(print); hot.pipe(ops.usage()).subscribe(print)
+        hot.connect()
+    """
+
+    def operator(source: Observable[_T]) -> ConnectableObservable[_T]:
+        hub: Broadcast[_T] = Broadcast()
+        return ConnectableObservable(source, hub)
+
+    return operator
+
+
+def clock(scheduler: abc.SchedulerBase | None) -> Callable[[], float]:
+    """A seconds clock: the scheduler's ``now`` (virtual time too), or ``time.monotonic``.
+
+    Example:
+        >>> now = clock(TestScheduler()); now()  # doctest: +SKIP
+        0.0
+    """
+    if scheduler is None:
+        return time.monotonic
+    to_seconds = scheduler.to_seconds
+
+    def now() -> float:
+        return to_seconds(scheduler.now)
+
+    return now
