@@ -69,7 +69,7 @@ from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
-from rxclaude.operators.buffered import BufferStats
+from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
