@@ -65,7 +65,8 @@ from rxclaude.core.errors import (
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
-from rxclaude.transport.providers.anthropic import AnthropicProvider, api_error_from_http
+from rxclaude.transport.providers.anthropic import AnthropicProvider
+from rxclaude.transport.providers.platform import PlatformProvider
 from rxclaude.transport.providers.base import Provider
 
 __all__ = [
@@ -663,15 +664,22 @@ class Files:
             seen.add((key, value))
             cursor = {key: value}
 
-    def _provider(self) -> AnthropicProvider:
+    def _provider(self) -> AnthropicProvider | PlatformProvider:
         provider = self._client.provider
+        if isinstance(provider, PlatformProvider):
+            if not provider.files_api:
+                raise UnsupportedFeatureError(
+                    f"the Files API is not served by {provider.platform} (provider {provider.name!r})"
+                )
+            return provider
         if not isinstance(provider, AnthropicProvider):
             raise UnsupportedFeatureError(
-                f"the Files API is only on the first-party Anthropic API, not on {provider.name}"
+                f"the Files API is only on the first-party Anthropic API and the platforms that serve it, "
+                f"not on {provider.name}"
             )
         return provider
 
-    def _url(self, provider: AnthropicProvider, path: str, query: Mapping[str, str]) -> str:
+    def _url(self, provider: AnthropicProvider | PlatformProvider, path: str, query: Mapping[str, str]) -> str:
         params = {"beta": "true", **query} if self.beta else dict(query)
         if not params:
             return provider.base_url + path
@@ -682,13 +690,23 @@ class Files:
             + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
         )
 
-    def _headers(self, provider: AnthropicProvider, accept: str) -> dict[str, str]:
+    async def _headers(
+        self, provider: AnthropicProvider | PlatformProvider, method: str, url: str, accept: str, upload: bool
+    ) -> dict[str, str]:
         betas = list(self._client.betas)
         if self.beta and self.beta not in betas:
             betas.append(self.beta)
         headers = provider.headers(betas, accept=accept)
         # aiohttp sets the content type itself (multipart boundary); GET/DELETE send no body.
-        return {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        if isinstance(provider, PlatformProvider):
+            if upload and provider.signs_body:
+                raise UnsupportedFeatureError(
+                    f"uploading with SigV4 to {provider.platform} is not supported here (the signature must "
+                    "cover the streamed multipart body); use the platform's API key for uploads"
+                )
+            headers = await provider.authorize(method, url, headers, b"")
+        return headers
 
     async def _total(self, call: Awaitable[Any]) -> Any:
         total = self._client.timeouts.total
@@ -715,7 +733,7 @@ class Files:
         url = self._url(provider, path, query or {})
         retries = 0
         while True:
-            headers = self._headers(provider, accept)
+            headers = await self._headers(provider, method, url, accept, body is not None)
             progress = _Progress()
             data, close = body(progress) if body is not None else (None, None)
             try:
@@ -735,7 +753,7 @@ class Files:
                 error_body = await self._read_error_body(response)
             finally:
                 response.close()
-            error = api_error_from_http(response.status, response.headers, error_body)
+            error = provider.error_from_response(response.status, response.headers, error_body)
             if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
                 await asyncio.sleep(retry.delay(retries, response.headers))
                 retries += 1

@@ -5,6 +5,7 @@ each platform's own credential library (azure-identity, botocore, google-auth) d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -401,8 +402,6 @@ def throttle(name: str, server: Any) -> Reply:
 
 
 async def test_operators_fan_out_retries_and_relay_on_every_platform() -> None:
-    import contextlib
-
     async with contextlib.AsyncExitStack() as stack:
         async for name, server, client, model in platform_clients(stack):
             async with client:
@@ -522,8 +521,6 @@ def test_good_model_ids_pass() -> None:
 
 
 async def test_files_api_on_foundry_aws_and_google_and_a_typed_error_on_mantle(tmp_path: Path) -> None:
-    import contextlib
-
     doc = tmp_path / "notes.txt"
     doc.write_text("platform notes\n")
     async with contextlib.AsyncExitStack() as stack:
@@ -532,21 +529,28 @@ async def test_files_api_on_foundry_aws_and_google_and_a_typed_error_on_mantle(t
                 if name == "mantle":
                     with pytest.raises(UnsupportedFeatureError, match="Amazon Bedrock"):
                         await client.files.upload(doc)
+                    with pytest.raises(UnsupportedFeatureError, match="bedrock-mantle"):
+                        await client.files.list_page()
                     assert not any("/files" in r.path for r in server.requests)
                     continue
-                if name == "aws":  # bearer mode for the upload (see the SigV4 note in the report)
-                    client = AnthropicAWSClient(
-                        "us-west-2", workspace_id=MOCK_WORKSPACE_ID, api_key=MOCK_AWS_API_KEY, base_url=server.base_url
-                    )
+                if name == "aws":  # SigV4: bodiless calls are signed; a streamed upload is refused up front
+                    assert tuple((await within(client.files.list_page())).data) == ()
+                    assert server.signed_requests >= 1
+                    with pytest.raises(UnsupportedFeatureError, match="API key"):
+                        await client.files.upload(doc)
+                    client = await stack.enter_async_context(
+                        AnthropicAWSClient("us-west-2", workspace_id=MOCK_WORKSPACE_ID, api_key=MOCK_AWS_API_KEY,
+                                           base_url=server.base_url))
                 meta = await within(client.files.upload(doc))
                 assert meta.filename == "notes.txt" and meta.size_bytes == doc.stat().st_size
                 assert (await within(client.files.retrieve(meta.id))).id == meta.id
-                listed = [f.id async for f in client.files.list()]
-                assert meta.id in listed
+                assert meta.id in [f.id async for f in client.files.list()]
                 await within(client.files.delete(meta.id))
-                uploads = [r for r in server.requests if r.path.endswith("/v1/files") and r.method == "POST"]
-                assert uploads and uploads[-1].path.startswith(server.prefix + "/v1/files"), name
-                assert all(r.status is not None and r.status < 400 for r in server.requests if "/files" in r.path), name
+                with pytest.raises(NotFoundError):
+                    await within(client.files.retrieve(meta.id))
+                files = [r for r in server.requests if "/v1/files" in r.path]
+                assert files and all(r.path.startswith(server.prefix + "/v1/files") for r in files), name
+                assert [r.status for r in files][-1] == 404 and all(r.status < 400 for r in files[:-1]), name
 
 
 def test_providers_names_and_cli_choices() -> None:

@@ -109,6 +109,11 @@ class AnthropicAWSProvider(PlatformProvider):
             )
 
     @property
+    def signs_body(self) -> bool:  # type: ignore[override]
+        """Whether requests are SigV4-signed (over the body)."""
+        return self._signer is not None
+
+    @property
     def auth(self) -> str:
         """``"bearer"`` (workspace API key) or ``"sigv4"``."""
         return "bearer" if self._api_key is not None else "sigv4"

@@ -127,6 +127,8 @@ class PlatformProvider:
     """The platform's name in messages, e.g. ``"Microsoft Foundry"``."""
     files_api: bool = False
     """Whether the platform serves the Files API (``/v1/files``)."""
+    signs_body: bool = False
+    """Whether :meth:`authorize` signs the body (SigV4), so a streamed body cannot be sent."""
     base_url: str
     anthropic_version: str = DEFAULT_VERSION
     default_headers: Mapping[str, str] = {}
