@@ -539,8 +539,13 @@ async def test_files_api_on_foundry_aws_and_google_and_a_typed_error_on_mantle(t
                     with pytest.raises(UnsupportedFeatureError, match="API key"):
                         await client.files.upload(doc)
                     client = await stack.enter_async_context(
-                        AnthropicAWSClient("us-west-2", workspace_id=MOCK_WORKSPACE_ID, api_key=MOCK_AWS_API_KEY,
-                                           base_url=server.base_url))
+                        AnthropicAWSClient(
+                            "us-west-2",
+                            workspace_id=MOCK_WORKSPACE_ID,
+                            api_key=MOCK_AWS_API_KEY,
+                            base_url=server.base_url,
+                        )
+                    )
                 meta = await within(client.files.upload(doc))
                 assert meta.filename == "notes.txt" and meta.size_bytes == doc.stat().st_size
                 assert (await within(client.files.retrieve(meta.id))).id == meta.id
@@ -562,3 +567,55 @@ def test_providers_names_and_cli_choices() -> None:
     assert type(google) is GoogleCloudClient and google.provider.location == "us-east5"
     with pytest.raises(ValueError, match="project_id"):
         client_for("foundry", project_id="p", api_key="k", base_url="https://x")
+
+
+# -- 5. the command line ---------------------------------------------------------------------------
+
+
+def test_cli_provider_takes_each_platform(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from rxclaude.cli.main import PROVIDER_CHOICES, main
+
+    assert PROVIDER_CHOICES == PROVIDERS
+    monkeypatch.setenv("ANTHROPIC_FOUNDRY_API_KEY", FOUNDRY_TEST_KEY)
+    with MockFoundryServer(default_reply=Reply.text("Hi from Foundry.")).running_in_thread() as server:
+        assert main(["Hi", "--provider", "foundry", "--base-url", server.base_url]) == 0
+        assert "Hi from Foundry." in capsys.readouterr().out
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", MOCK_BEDROCK_API_KEY)
+    with MockMantleServer(default_reply=Reply.text("Hi from Bedrock.")).running_in_thread() as server:
+        argv = ["Hi", "--provider", "bedrock-mantle", "--region", "us-east-1", "--base-url", server.base_url]
+        assert main(argv) == 2 and "--model" in capsys.readouterr().err  # Bedrock names models its own way
+        assert main([*argv, "-m", "anthropic.claude-opus-4-7"]) == 0
+        assert "Hi from Bedrock." in capsys.readouterr().out
+    monkeypatch.setenv("ANTHROPIC_AWS_API_KEY", MOCK_AWS_API_KEY)
+    with MockAWSServer(default_reply=Reply.text("Hi from AWS.")).running_in_thread() as server:
+        argv = ["Hi", "--provider", "aws", "--region", "us-west-2", "--base-url", server.base_url]
+        assert main([*argv, "--workspace-id", MOCK_WORKSPACE_ID]) == 0
+        assert "Hi from AWS." in capsys.readouterr().out
+        assert main(argv) == 1 and "ANTHROPIC_AWS_WORKSPACE_ID" in capsys.readouterr().err
+    with MockGoogleCloudServer(default_reply=Reply.text("Hi from Google.")).running_in_thread() as server:
+        # google.auth.default() as ADC answers it (its authorized-user loader always talks to Google's own
+        # token endpoint, so the credentials object is built here with the mock's endpoint instead)
+        credentials = GoogleUserCredentials(
+            token=None,
+            refresh_token=MOCK_REFRESH_TOKEN,
+            token_uri=server.token_uri,
+            client_id=MOCK_CLIENT_ID,
+            client_secret=MOCK_CLIENT_SECRET,
+        )
+        import google.auth
+
+        monkeypatch.setattr(google.auth, "default", lambda scopes=None: (credentials, "mock-project"))
+        argv = [
+            "Hi",
+            "--provider",
+            "google-cloud",
+            "--base-url",
+            server.base_url,
+            "--workspace-id",
+            server.workspace_id,
+        ]
+        assert main(argv) == 0
+        assert "Hi from Google." in capsys.readouterr().out
+        assert server.tokens_issued == 1  # ADC's credentials were refreshed against the token endpoint
