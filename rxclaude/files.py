@@ -66,8 +66,8 @@ from rxclaude.core.retry import RetryPolicy
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import AnthropicProvider
-from rxclaude.transport.providers.platform import PlatformProvider
 from rxclaude.transport.providers.base import Provider
+from rxclaude.transport.providers.platform import PlatformProvider
 
 __all__ = [
     "FILES_BETA",
