@@ -619,3 +619,23 @@ def test_cli_provider_takes_each_platform(
         assert main(argv) == 0
         assert "Hi from Google." in capsys.readouterr().out
         assert server.tokens_issued == 1  # ADC's credentials were refreshed against the token endpoint
+
+
+async def test_foundry_async_azure_identity_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``azure.identity.aio`` credential is awaited on the loop (no executor) and its token cached."""
+    aio = pytest.importorskip("azure.identity.aio")
+    async with MockFoundryServer() as server:
+        for name, value in server.identity_env().items():
+            monkeypatch.setenv(name, value)
+        credential = aio.ManagedIdentityCredential()
+        async with credential, FoundryClient(credential=credential, base_url=server.base_url) as client:
+            assert client.auth == "credential"
+            for _ in range(2):
+                server.enqueue(Reply.text("aio"))
+                assert (
+                    await within(
+                        client.messages.stream(model="claude-sonnet-4-5", max_tokens=8, messages=MESSAGES).final_text()
+                    )
+                    == "aio"
+                )
+        assert server.tokens_issued == 1
