@@ -32,12 +32,14 @@ import asyncio
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import io
 import mimetypes
 import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,6 +318,40 @@ class _ProgressBytes(io.BytesIO):
         return data
 
 
+_Upload = aiohttp.FormData | aiohttp.MultipartWriter
+_Body = Callable[[_Progress, str | None], tuple[_Upload, Callable[[], None]]]
+"""Builds an upload body (a fresh stream each call); with a boundary, a fixed-boundary multipart."""
+
+
+class _HashSink:
+    """Where a multipart body is written once to learn its SHA-256 (for SigV4), streamed, not kept."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self._hash.update(chunk)
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        self._hash.update(chunk)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+async def _upload_sha256(body: _Body, boundary: str) -> str:
+    """The SHA-256 of the multipart bytes ``body(…, boundary)`` sends, read through once."""
+    writer, close = body(_Progress(), boundary)
+    sink = _HashSink()
+    try:
+        if not isinstance(writer, aiohttp.MultipartWriter):
+            raise TypeError("a signed upload needs a fixed-boundary multipart body")
+        await writer.write(sink)  # type: ignore[arg-type]  # the writer only calls sink.write()
+    finally:
+        close()
+    return sink.hexdigest()
+
+
 class _FirstByteExpired(Exception):
     """Internal: the first-byte watchdog fired."""
 
@@ -475,10 +511,19 @@ class Files:
         filename = _safe_filename(filename)
         ctype = media_type or _media_type(sniffed, filename)
 
-        def body(progress: _Progress) -> tuple[aiohttp.FormData, Callable[[], None]]:
+        def body(progress: _Progress, boundary: str | None = None) -> tuple[_Upload, Callable[[], None]]:
             stream: io.IOBase = (
                 _ProgressFile(path, progress) if path is not None else _ProgressBytes(data or b"", progress)
             )
+            if boundary is not None:  # the same bytes twice: once hashed for a SigV4 signature, once sent
+                writer = aiohttp.MultipartWriter("form-data", boundary=boundary)
+                part = writer.append(stream, {"Content-Type": ctype})
+                part.set_content_disposition("form-data", quote_fields=False, name="file", filename=filename)
+                if expires_in_seconds is not None:
+                    writer.append(str(int(expires_in_seconds))).set_content_disposition(
+                        "form-data", name="expires_in_seconds"
+                    )
+                return writer, stream.close
             form = aiohttp.FormData(quote_fields=False)  # raw UTF-8 filename, as httpx sends it
             form.add_field("file", stream, filename=filename, content_type=ctype)
             if expires_in_seconds is not None:
@@ -691,7 +736,12 @@ class Files:
         )
 
     async def _headers(
-        self, provider: AnthropicProvider | PlatformProvider, method: str, url: str, accept: str, upload: bool
+        self,
+        provider: AnthropicProvider | PlatformProvider,
+        method: str,
+        url: str,
+        accept: str,
+        content_sha256: str | None = None,
     ) -> dict[str, str]:
         betas = list(self._client.betas)
         if self.beta and self.beta not in betas:
@@ -700,12 +750,7 @@ class Files:
         # aiohttp sets the content type itself (multipart boundary); GET/DELETE send no body.
         headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         if isinstance(provider, PlatformProvider):
-            if upload and provider.signs_body:
-                raise UnsupportedFeatureError(
-                    f"uploading with SigV4 to {provider.platform} is not supported here (the signature must "
-                    "cover the streamed multipart body); use the platform's API key for uploads"
-                )
-            headers = await provider.authorize(method, url, headers, b"")
+            headers = await provider.authorize(method, url, headers, b"", content_sha256=content_sha256)
         return headers
 
     async def _total(self, call: Awaitable[Any]) -> Any:
@@ -724,7 +769,7 @@ class Files:
         path: str,
         *,
         query: Mapping[str, str] | None = None,
-        body: Callable[[_Progress], tuple[aiohttp.FormData, Callable[[], None]]] | None = None,
+        body: _Body | None = None,
         accept: str = "application/json",
     ) -> aiohttp.ClientResponse:
         """Send with retries before the first byte; a 2xx response (caller closes it) or a typed error."""
@@ -733,9 +778,13 @@ class Files:
         url = self._url(provider, path, query or {})
         retries = 0
         while True:
-            headers = await self._headers(provider, method, url, accept, body is not None)
+            boundary = content_sha256 = None
+            if body is not None and isinstance(provider, PlatformProvider) and provider.signs_body:
+                boundary = uuid.uuid4().hex  # SigV4 signs the body: hash the exact multipart bytes first
+                content_sha256 = await _upload_sha256(body, boundary)
+            headers = await self._headers(provider, method, url, accept, content_sha256)
             progress = _Progress()
-            data, close = body(progress) if body is not None else (None, None)
+            data, close = body(progress, boundary) if body is not None else (None, None)
             try:
                 response = await self._send(method, url, headers, data, progress)
             except (TransportError, ConnectionError) as e:
@@ -761,7 +810,7 @@ class Files:
             raise error
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], data: aiohttp.FormData | None, progress: _Progress
+        self, method: str, url: str, headers: Mapping[str, str], data: _Upload | None, progress: _Progress
     ) -> aiohttp.ClientResponse:
         timeouts = self._client.timeouts
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect, sock_read=None)

@@ -187,3 +187,31 @@ async def test_mantle_mock_refuses_another_regions_signature(region: str) -> Non
         else:
             assert status == 403 and response_headers["x-amzn-ErrorType"].startswith("InvalidSignatureException")
             assert b"region" in raw
+
+
+async def test_aws_mock_checks_a_signed_upload_against_its_raw_multipart_bytes() -> None:
+    import hashlib
+
+    boundary = "b0undary"
+    form = (
+        f'--{boundary}\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="a.txt"\r\n\r\nhello\r\n--{boundary}--\r\n'
+    ).encode()
+    async with MockAWSServer() as server:
+        url = server.base_url + "/v1/files"
+        base = {
+            "content-type": f"multipart/form-data; boundary={boundary}",
+            "anthropic-version": "2023-06-01",
+            "anthropic-beta": "files-api-2025-04-14",
+            "anthropic-workspace-id": MOCK_WORKSPACE_ID,
+        }
+        signer = SigV4Signer(
+            "aws-external-anthropic", "us-west-2", access_key=MOCK_ACCESS_KEY, secret_key=MOCK_SECRET_KEY
+        )
+        lying = signer.sign("POST", url, base, b"", content_sha256=hashlib.sha256(b"other bytes").hexdigest())
+        status, headers, raw = await post(url, lying, form)
+        assert status == 400 and headers["x-amzn-ErrorType"].startswith("InvalidSignatureException"), raw
+        honest = signer.sign("POST", url, base, b"", content_sha256=hashlib.sha256(form).hexdigest())
+        status, _, raw = await post(url, honest, form)
+        assert status == 200 and orjson.loads(raw)["filename"] == "a.txt"
+        assert server.files.get(orjson.loads(raw)["id"]) is not None

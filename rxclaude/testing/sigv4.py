@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from rxclaude.testing.platform import PlatformMockServer
 from rxclaude.testing.replies import Reply
@@ -175,6 +176,27 @@ class SigV4MockServer(PlatformMockServer):
         self.keys = dict(keys)
         self.api_keys = set(api_keys)
         self.signed_requests = 0
+        self._raw_bodies: dict[int, bytes] = {}
+        self.app.middlewares.insert(0, self._signed_multipart)
+
+    @web.middleware
+    async def _signed_multipart(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Keep the raw bytes of a signed multipart body: the signature covers them, and the Files
+        handler must still parse them (it gets a copy of the request whose body reads them again)."""
+        signed = request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256")
+        if not (signed and request.content_type.startswith("multipart/")):
+            return await handler(request)
+        again = request.clone()  # (before the read: aiohttp clones only unread requests)
+        raw = await request.read()
+        reader = StreamReader(request.protocol, 2**16, loop=asyncio.get_running_loop())
+        reader.feed_data(raw)
+        reader.feed_eof()
+        again._payload = reader  # aiohttp's only way to hand a handler a body to read again
+        self._raw_bodies[id(again)] = raw
+        try:
+            return await handler(again)
+        finally:
+            self._raw_bodies.pop(id(again), None)
 
     def authenticate(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
         """A bearer API key, or a valid SigV4 signature over the exact bytes received."""
@@ -188,7 +210,7 @@ class SigV4MockServer(PlatformMockServer):
             request.method,
             request.raw_path,
             request.headers,
-            record.body,
+            self._raw_bodies.get(id(request), record.body),
             service=self.service,
             region=self.region,
             keys=self.keys,

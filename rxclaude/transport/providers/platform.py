@@ -128,7 +128,7 @@ class PlatformProvider:
     files_api: bool = False
     """Whether the platform serves the Files API (``/v1/files``)."""
     signs_body: bool = False
-    """Whether :meth:`authorize` signs the body (SigV4), so a streamed body cannot be sent."""
+    """Whether :meth:`authorize` signs the body (SigV4): a streamed upload is hashed first."""
     base_url: str
     anthropic_version: str = DEFAULT_VERSION
     default_headers: Mapping[str, str] = {}
