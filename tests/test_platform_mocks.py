@@ -4,12 +4,16 @@ workspace header are checked; refusals come in each gateway's shape and become t
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import orjson
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
+import rxclaude
 from rxclaude.core.errors import AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError
 from rxclaude.testing.aws import MOCK_AWS_API_KEY, MOCK_WORKSPACE_ID, MockAWSServer
 from rxclaude.testing.foundry import FOUNDRY_TEST_KEY, MockFoundryServer
@@ -215,3 +219,99 @@ async def test_aws_mock_checks_a_signed_upload_against_its_raw_multipart_bytes()
         status, _, raw = await post(url, honest, form)
         assert status == 200 and orjson.loads(raw)["filename"] == "a.txt"
         assert server.files.get(orjson.loads(raw)["id"]) is not None
+
+
+class PlatformDNS(AbstractResolver):
+    """Resolves the platforms' real host names to the loopback mocks (this test's stand-in for DNS)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host not in self.names:
+            raise OSError(f"{host} does not resolve in this test")
+        return [
+            ResolveResult(
+                hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0, flags=socket.AI_NUMERICHOST
+            )
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_mocks_check_the_host_each_platform_derives() -> None:
+    """With each platform's real host name routed to its mock, the host the provider derives is the one
+    the mock insists on (and signs for); another host is refused."""
+    foundry_host = "my-res.services.ai.azure.com"
+    mantle_host = "bedrock-mantle.eu-west-1.api.aws"
+    aws_host = "aws-external-anthropic.us-west-2.api.aws"
+    google_host = "claude.googleapis.com"
+    dns = PlatformDNS({foundry_host, mantle_host, aws_host, google_host, "other-res.services.ai.azure.com"})
+    messages = [{"role": "user", "content": "Hi"}]
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=dns)))
+        foundry = await stack.enter_async_context(MockFoundryServer(host=foundry_host))
+        mantle = await stack.enter_async_context(MockMantleServer(region="eu-west-1", host=mantle_host))
+        aws = await stack.enter_async_context(MockAWSServer(host=aws_host))
+        google = await stack.enter_async_context(MockGoogleCloudServer(host=google_host))
+        clients = [
+            (
+                foundry,
+                rxclaude.FoundryClient(
+                    api_key=FOUNDRY_TEST_KEY,
+                    session=session,
+                    base_url=f"http://{foundry_host}:{foundry.port}/anthropic",
+                ),
+                "claude-sonnet-4-5",
+            ),
+            (
+                mantle,
+                rxclaude.BedrockMantleClient(
+                    "eu-west-1",
+                    access_key=MOCK_ACCESS_KEY,
+                    secret_key=MOCK_SECRET_KEY,
+                    session=session,
+                    base_url=f"http://{mantle_host}:{mantle.port}/anthropic",
+                ),
+                "anthropic.claude-opus-4-7",
+            ),
+            (
+                aws,
+                rxclaude.AnthropicAWSClient(
+                    "us-west-2",
+                    workspace_id=MOCK_WORKSPACE_ID,
+                    access_key=MOCK_ACCESS_KEY,
+                    secret_key=MOCK_SECRET_KEY,
+                    session=session,
+                    base_url=f"http://{aws_host}:{aws.port}",
+                ),
+                "claude-sonnet-4-6",
+            ),
+            (
+                google,
+                rxclaude.GoogleCloudClient(
+                    google.project,
+                    workspace_id=google.workspace_id,
+                    session=session,
+                    access_token=google.issue_token(),
+                    base_url=f"http://{google_host}:{google.port}{google.prefix}",
+                ),
+                "claude-haiku-4-5",
+            ),
+        ]
+        for server, client, model in clients:
+            async with client:
+                await client.messages.stream(model=model, max_tokens=8, messages=messages).final_message()
+            assert server.requests[-1].headers["host"] == f"{server.host}:{server.port}"
+        wrong = rxclaude.FoundryClient(
+            api_key=FOUNDRY_TEST_KEY,
+            session=session,
+            max_retries=0,
+            base_url=f"http://other-res.services.ai.azure.com:{foundry.port}/anthropic",
+        )
+        async with wrong:
+            with pytest.raises(NotFoundError):
+                await wrong.messages.stream(model="claude-sonnet-4-5", max_tokens=8, messages=messages).final_message()

@@ -36,11 +36,22 @@ class PlatformMockServer(MockServer):
         route_prefix: the same as an aiohttp route pattern (``{name}`` parts), if it has any;
             :meth:`check_auth` then tells a wrong value from a wrong path.
         files_api: also serve the Files API under the prefix.
+        host: the only ``Host`` accepted (port aside), e.g. ``my-res.services.ai.azure.com``;
+            ``None`` accepts any (clients that reach the mock by ``127.0.0.1``).
         **options: :class:`~rxclaude.testing.MockServer` options (``default_reply``, ``seed``...).
     """
 
-    def __init__(self, *, prefix: str, route_prefix: str | None = None, files_api: bool = True, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        route_prefix: str | None = None,
+        files_api: bool = True,
+        host: str | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
+        self.host = host
         self.prefix = prefix.rstrip("/")
         self.route_prefix = (route_prefix or prefix).rstrip("/")
         self.files_api = files_api
@@ -60,7 +71,9 @@ class PlatformMockServer(MockServer):
         return self.url + self.prefix
 
     def check_auth(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
-        """Refuse paths outside the prefix and unauthenticated requests the platform's way."""
+        """Refuse another host, paths outside the prefix and unauthenticated requests the platform's way."""
+        if self.host is not None and (request.host or "").rsplit(":", 1)[0] != self.host:
+            return self.gateway_error(record, 404, "NotFound", f"unknown host {request.host!r}")
         if not request.path.startswith(self.prefix + "/v1/"):
             return self.gateway_error(record, 404, "NotFound", f"no route for {request.path}")
         if not self.files_api and request.path.startswith(self.prefix + "/v1/files"):
