@@ -99,6 +99,9 @@ def _check_options(owner: str, options: Mapping[str, Any]) -> None:
 class BedrockClient(Client):
     """A :class:`~rxclaude.Client` for Claude on Amazon Bedrock (``invoke-with-response-stream``).
 
+    This is the eventstream endpoint the docs now call "legacy"; Bedrock's Messages endpoint
+    (first-party body and SSE) is :class:`BedrockMantleClient`.
+
     Args:
         region: AWS region; else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's
             region, then ``us-east-1``.
