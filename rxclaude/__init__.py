@@ -11,7 +11,15 @@ Example::
 
 from rxclaude import operators, sinks
 from rxclaude.client import Client, Messages
-from rxclaude.cloud import BedrockClient, VertexClient, client_for
+from rxclaude.cloud import (
+    AnthropicAWSClient,
+    BedrockClient,
+    BedrockMantleClient,
+    FoundryClient,
+    GoogleCloudClient,
+    VertexClient,
+    client_for,
+)
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
 from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
@@ -39,6 +47,7 @@ from rxclaude.core.errors import (
     InternalServerError,
     MalformedEventError,
     MediaTooLargeError,
+    ModelIdError,
     ModelStreamError,
     NotFoundError,
     OverloadedError,
@@ -79,9 +88,11 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "AnthropicAWSClient",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
+    "BedrockMantleClient",
     "BillingError",
     "BufferOverflowError",
     "BufferStats",
@@ -104,9 +115,11 @@ __all__ = [
     "FilePage",
     "Files",
     "FirstByteTimeoutError",
+    "FoundryClient",
     "Frame",
     "FrameTooLargeError",
     "GatewayTimeoutError",
+    "GoogleCloudClient",
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
@@ -117,6 +130,7 @@ __all__ = [
     "MessageSnapshot",
     "MessageStream",
     "Messages",
+    "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
     "OverloadedError",
