@@ -41,6 +41,7 @@ from rxclaude.core.errors import (
     MediaTooLargeError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
@@ -66,6 +67,7 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -119,7 +121,9 @@ __all__ = [
     "Messages",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
     "Relay",
@@ -152,6 +156,7 @@ __all__ = [
     "error_class_for",
     "error_from_body",
     "operators",
+    "output_format",
     "parse_frame",
     "replay",
     "sinks",

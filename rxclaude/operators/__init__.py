@@ -5,6 +5,7 @@ Each is a function returning ``Callable[[Observable[A]], Observable[B]]`` for ``
     bytes$ --frames()--> Frame$ --parse()--> Event$ --+-- text() ---------> str$
                                                       +-- thinking() -----> str$
                                                       +-- tool_input() ---> ToolInput$
+                                                      +-- partial_output() -> PartialOutput$
                                                       +-- citations() ----> Citation$
                                                       +-- blocks() -------> ContentBlock$
                                                       +-- snapshots() ----> MessageSnapshot$
@@ -24,6 +25,7 @@ from rxclaude.operators.deltas import citations, deltas, of_type, text, thinking
 from rxclaude.operators.frames import frames, parse
 from rxclaude.operators.lift import lift, transform
 from rxclaude.operators.message import blocks, message, snapshots, stop_reason, usage
+from rxclaude.operators.output import partial_output
 from rxclaude.operators.timing import (
     CONTENT_DELTAS,
     inter_token_gaps,
@@ -49,6 +51,7 @@ __all__ = [
     "message",
     "of_type",
     "parse",
+    "partial_output",
     "snapshots",
     "stop_reason",
     "text",

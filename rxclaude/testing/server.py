@@ -31,6 +31,7 @@ from rxclaude.testing.files import MockFiles
 from rxclaude.testing.recorded import RecordedRequest
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
 from rxclaude.testing.sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
+from rxclaude.testing.structured import check_structured
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -588,7 +589,7 @@ class MockServer:
             )
         if not isinstance(body, dict):
             return self.error_response(record, 400, "invalid_request_error", "Input should be a valid dictionary")
-        problem = _validate(body, fields) or self.files.check_content(body)
+        problem = _validate(body, fields) or check_structured(body) or self.files.check_content(body)
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
         return None
