@@ -75,6 +75,7 @@ from rxclaude.operators.buffered import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -138,6 +139,8 @@ __all__ = [
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TooManyImagesError",
     "ToolInput",

@@ -293,6 +293,13 @@ class MockServer:
         return self._open_streams
 
     @property
+    def open_connections(self) -> int:
+        """How many client TCP connections the server holds open right now (kept-alive ones too)."""
+        runner = self._runner
+        server = runner.server if runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    @property
     def last_request(self) -> RecordedRequest:
         """The most recent recorded request (``IndexError`` if none)."""
         return self.requests[-1]

@@ -1,0 +1,364 @@
+"""``SyncClient``: rxclaude for code without an event loop (scripts, Flask, Django views).
+
+Strategy: a thin facade. Each ``SyncClient`` runs one asyncio loop on a background thread and
+one async :class:`~rxclaude.Client` on it; every call hands a coroutine to that loop and waits
+for it. Values reach the calling thread through a queue that is subscribed *before* the request
+starts, so nothing is missed. A wait interrupted by ``KeyboardInterrupt`` (Ctrl-C) -- or any
+exception -- cancels the request before it propagates; leaving ``with client.messages.stream()``
+cancels an unfinished request, and leaving ``with SyncClient()`` closes the pool, stops the loop
+and joins its thread: no thread or socket is left behind.
+
+Callbacks you subscribe to the async streams (``stream.aio``) run on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from reactivex import Observable, abc
+
+from rxclaude.client import Client
+from rxclaude.core.deltas import TextDelta
+from rxclaude.core.events import ContentBlockDeltaEvent, Event
+from rxclaude.core.message import Message, Usage
+from rxclaude.stream import MessageStream
+
+__all__ = ["SyncClient", "SyncMessageStream", "SyncMessages"]
+
+_T = TypeVar("_T")
+_END = object()
+
+
+class _Loop:
+    """An event loop on a daemon thread; :meth:`run` waits for a coroutine from another thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="rxclaude-sync-loop", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            tasks = asyncio.all_tasks(loop)  # left running: cancel them, wait, then close
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def run(self, coro: Coroutine[Any, Any, _T], *, on_interrupt: Callable[[], None] | None = None) -> _T:
+        """Run ``coro`` on the loop and wait; an interrupted wait cancels it (then ``on_interrupt``)."""
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("a SyncClient call from inside its own loop thread would deadlock")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():
+                future.cancel()
+                if on_interrupt is not None:
+                    self.call(on_interrupt)
+            raise
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the loop and wait until it ran (nothing waits on it but this)."""
+
+        async def step() -> None:
+            fn()
+
+        if threading.current_thread() is self.thread:
+            fn()
+        elif self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(step(), self.loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and join its thread (which cancels what is left and closes the loop)."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+
+
+class _Queue(abc.ObserverBase[Any]):
+    """An Observable's values handed to a blocking iterator on another thread, in order."""
+
+    def __init__(self) -> None:
+        self.items: queue.SimpleQueue[tuple[object, Any]] = queue.SimpleQueue()
+
+    def on_next(self, value: Any) -> None:
+        self.items.put((None, value))
+
+    def on_error(self, error: Exception) -> None:
+        self.items.put((_END, error))
+
+    def on_completed(self) -> None:
+        self.items.put((_END, None))
+
+
+class SyncMessageStream:
+    """A streaming request for blocking code; the async :class:`~rxclaude.MessageStream` runs
+    on the client's loop (``aio``).
+
+    Example::
+
+        with client.messages.stream(model=m, max_tokens=256, messages=msgs) as stream:
+            for text in stream.text_stream:
+                print(text, end="", flush=True)
+            message = stream.final_message()
+    """
+
+    def __init__(self, owner: _Loop, stream: MessageStream) -> None:
+        self._loop = owner
+        self.aio = stream
+        """The async stream (its Observables deliver on the loop's thread)."""
+        self._events: _Queue | None = None
+        self._done_iterating = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> SyncMessageStream:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> SyncMessageStream:
+        """Send the request (once), listening to its events from the start."""
+
+        async def connect() -> None:
+            if self._events is None and not self.aio.started:
+                self._events = _Queue()
+                self.aio.events.subscribe(self._events)
+            self.aio.connect()
+
+        self._loop.run(connect(), on_interrupt=self.aio.cancel)
+        return self
+
+    def close(self) -> None:
+        """Stop the request if it is still running (the connection closes at once)."""
+        if not self.aio.done:
+            self._loop.call(self.aio.cancel)
+
+    cancel = close
+
+    # -- blocking reads -------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every typed event, as it arrives (starts the request if needed)."""
+        if self._events is None:
+            self.start()
+        events = self._events
+        assert events is not None
+        if self._done_iterating:
+            return
+        while True:
+            try:
+                end, item = events.items.get()
+            except BaseException:  # Ctrl-C while waiting: stop the request, then let it through
+                self.close()
+                raise
+            if end is _END:
+                self._done_iterating = True
+                if item is not None:
+                    raise item
+                return
+            yield item
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The text deltas, as they arrive (shares its position with iterating the events).
+
+        Example::
+
+            for text in stream.text_stream:
+                print(text, end="")
+        """
+        for event in self:
+            if type(event) is ContentBlockDeltaEvent:
+                delta = event.delta
+                if type(delta) is TextDelta:
+                    yield delta.text
+
+    def iterate(self, build: Callable[[MessageStream], Observable[_T]]) -> Iterator[_T]:
+        """The values of any Observable made from the async stream, as a blocking iterator.
+
+        Call it before the request starts (before ``with`` or ``start()``) to see everything.
+
+        Example::
+
+            outputs = stream.iterate(lambda s: s.text.pipe(ops.partial_output(City)))
+            with stream:
+                for output in outputs:
+                    print(output.value)
+        """
+        sink = _Queue()
+
+        async def subscribe() -> None:
+            build(self.aio).subscribe(sink)
+
+        self._loop.run(subscribe())
+        return self._drain(sink)
+
+    def _drain(self, sink: _Queue) -> Iterator[Any]:
+        while True:
+            try:
+                end, item = sink.items.get()
+            except BaseException:
+                self.close()
+                raise
+            if end is _END:
+                if item is not None:
+                    raise item
+                return
+            yield item
+
+    def final_message(self) -> Message:
+        """Wait for the end and return the final :class:`~rxclaude.Message` (or raise its error)."""
+        return self._loop.run(self.aio.final_message(), on_interrupt=self.aio.cancel)
+
+    def final_text(self) -> str:
+        """The final message's text."""
+        return self.final_message().text
+
+    def until_done(self) -> None:
+        """Wait for the end, whatever it is (raises nothing but an interrupt)."""
+        self._loop.run(self.aio.wait(), on_interrupt=self.aio.cancel)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def current_message(self) -> Message | None:
+        """The message so far (read from the loop's thread's latest state)."""
+        return self.aio.current_message
+
+    @property
+    def usage_so_far(self) -> Usage | None:
+        """The latest cumulative usage."""
+        return self.aio.usage_so_far
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``request-id`` response header."""
+        return self.aio.request_id
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream has ended."""
+        return self.aio.done
+
+    def __repr__(self) -> str:
+        return repr(self.aio).replace("<MessageStream", "<SyncMessageStream", 1)
+
+
+class SyncMessages:
+    """``client.messages`` of a :class:`SyncClient`."""
+
+    def __init__(self, owner: SyncClient) -> None:
+        self._owner = owner
+
+    def stream(self, **params: Any) -> SyncMessageStream:
+        """A streaming request, sent on entering ``with`` (or on first read).
+
+        Example::
+
+            with client.messages.stream(model=m, max_tokens=64, messages=msgs) as stream:
+                print(stream.final_text())
+        """
+        owner = self._owner
+
+        async def make() -> MessageStream:
+            return owner.aio.messages.stream(**params)
+
+        return SyncMessageStream(owner._loop, owner._run(make()))
+
+    def create(self, **params: Any) -> Message:
+        """Send a request and return its final message.
+
+        Example::
+
+            message = client.messages.create(model=m, max_tokens=64, messages=msgs)
+        """
+        with self.stream(**params) as stream:
+            return stream.final_message()
+
+
+class SyncClient:
+    """The :class:`~rxclaude.Client` for code without an event loop; same arguments.
+
+    ``factory`` makes another async client instead (``lambda: rxclaude.BedrockClient(...)``);
+    it runs on the client's loop thread.
+
+    Example::
+
+        with rxclaude.SyncClient() as client:
+            with client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+                                        messages=[{"role": "user", "content": "Hi"}]) as stream:
+                for text in stream.text_stream:
+                    print(text, end="", flush=True)
+    """
+
+    def __init__(self, *args: Any, factory: Callable[[], Client] | None = None, **kwargs: Any) -> None:
+        self._loop = _Loop()
+
+        async def make() -> Client:
+            return factory() if factory is not None else Client(*args, **kwargs)
+
+        try:
+            self.aio: Client = self._run(make())
+            """The async client (use it only from the loop's thread)."""
+        except BaseException:
+            self._loop.stop()
+            raise
+        self.messages = SyncMessages(self)
+        self._closed = False
+
+    def _run(self, aw: Awaitable[_T]) -> _T:
+        async def wrap() -> _T:
+            return await aw
+
+        return self._loop.run(wrap())
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run a coroutine of yours on the client's loop and wait for it (e.g. a Files call).
+
+        Example::
+
+            page = client.run(client.aio.files.list_page())
+        """
+        return self._loop.run(coro)
+
+    def close(self) -> None:
+        """Cancel running requests, close the connection pool, stop the loop thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._loop.run(self.aio.close())
+        finally:
+            self._loop.stop()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SyncClient(provider={self.aio.provider!r})"
