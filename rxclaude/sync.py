@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from reactivex import Observable, abc
 
@@ -26,9 +27,10 @@ from rxclaude.client import Client
 from rxclaude.core.deltas import TextDelta
 from rxclaude.core.events import ContentBlockDeltaEvent, Event
 from rxclaude.core.message import Message, Usage
+from rxclaude.files import FileDeleted, FileMetadata, FilePage
 from rxclaude.stream import MessageStream
 
-__all__ = ["SyncClient", "SyncMessageStream", "SyncMessages"]
+__all__ = ["SyncClient", "SyncFiles", "SyncMessageStream", "SyncMessages"]
 
 _T = TypeVar("_T")
 _END = object()
@@ -297,6 +299,77 @@ class SyncMessages:
             return stream.final_message()
 
 
+class SyncFiles:
+    """``client.files`` of a :class:`SyncClient`: the Files API calls, blocking (same arguments
+    as :class:`~rxclaude.Files`).
+
+    Example::
+
+        meta = client.files.upload("report.pdf")
+        for f in client.files.list():
+            print(f.id, f.filename)
+    """
+
+    def __init__(self, owner: SyncClient) -> None:
+        self._owner = owner
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        files = self._owner.aio.files
+
+        async def call() -> Any:
+            return await getattr(files, name)(*args, **kwargs)
+
+        return self._owner._loop.run(call())
+
+    def upload(self, *args: Any, **kwargs: Any) -> FileMetadata:
+        """Upload a file (see :meth:`rxclaude.Files.upload`)."""
+        return cast(FileMetadata, self._call("upload", *args, **kwargs))
+
+    def list_page(self, **kwargs: Any) -> FilePage:
+        """One page of files (see :meth:`rxclaude.Files.list_page`)."""
+        return cast(FilePage, self._call("list_page", **kwargs))
+
+    def retrieve(self, file_id: str) -> FileMetadata:
+        """A file's metadata."""
+        return cast(FileMetadata, self._call("retrieve", file_id))
+
+    def delete(self, file_id: str) -> FileDeleted:
+        """Delete a file."""
+        return cast(FileDeleted, self._call("delete", file_id))
+
+    def content(self, file_id: str) -> bytes:
+        """A file's bytes."""
+        return cast(bytes, self._call("content", file_id))
+
+    def download(self, file_id: str, path: Any) -> Path:
+        """Save a file's bytes to ``path``."""
+        return cast(Path, self._call("download", file_id, path))
+
+    def list(self, *args: Any, **kwargs: Any) -> Iterator[FileMetadata]:
+        """Every file, walking all pages (see :meth:`rxclaude.Files.list`)."""
+        loop, files = self._owner._loop, self._owner.aio.files
+        walk = files.list(*args, **kwargs)  # (checks its arguments; walks nothing until read)
+        try:
+            while True:
+                try:
+                    yield loop.run(_next(walk))
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not loop.loop.is_closed():
+                loop.run(_close(walk))
+
+
+async def _next(it: AsyncIterator[_T]) -> _T:
+    return await anext(it)
+
+
+async def _close(it: AsyncIterator[Any]) -> None:
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 class SyncClient:
     """The :class:`~rxclaude.Client` for code without an event loop; same arguments.
 
@@ -325,6 +398,7 @@ class SyncClient:
             self._loop.stop()
             raise
         self.messages = SyncMessages(self)
+        self.files = SyncFiles(self)
         self._closed = False
 
     def _run(self, aw: Awaitable[_T]) -> _T:

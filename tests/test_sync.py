@@ -180,3 +180,17 @@ def test_run_and_repr(server: MockServer) -> None:
 
 async def _answer() -> int:
     return 42
+
+
+def test_files_blocking(server: MockServer) -> None:
+    with client_for(server) as client:
+        meta = client.files.upload(b"%PDF-1.4 hello", "a.pdf")
+        second = client.files.upload(b"plain text", "b.txt")
+        assert client.files.retrieve(meta.id).filename == "a.pdf"
+        assert {f.id for f in client.files.list(limit=1)} >= {meta.id, second.id}  # walks the pages
+        with pytest.raises(BadRequestError, match="not downloadable"):  # (as the API: uploads are not)
+            client.files.content(second.id)
+        assert client.files.delete(meta.id).id == meta.id
+        walk = client.files.list()
+        next(walk)
+        walk.close()  # an iteration left early is closed on the loop
