@@ -16,7 +16,8 @@ Each is a function returning ``Callable[[Observable[A]], Observable[B]]`` for ``
 Building blocks for your own: :func:`lift`, :func:`transform`, :func:`deltas`, :func:`of_type`;
 fan-out without locks: :func:`broadcast` (a lock-free ``publish()``); slow consumers:
 :func:`buffered` (and :func:`rxclaude.sinks.to_async_sink`); time as data: :func:`time_to_first_token`,
-:func:`inter_token_gaps`, :func:`tokens_per_second`, :func:`throughput`, :func:`timestamped`.
+:func:`inter_token_gaps`, :func:`tokens_per_second`, :func:`throughput`, :func:`timestamped`;
+an even flow for UIs and speech: :func:`smooth`; structured output as it grows: :func:`partial_output`.
 """
 
 from rxclaude.core.values import Timestamped
@@ -26,6 +27,7 @@ from rxclaude.operators.frames import frames, parse
 from rxclaude.operators.lift import lift, transform
 from rxclaude.operators.message import blocks, message, snapshots, stop_reason, usage
 from rxclaude.operators.output import partial_output
+from rxclaude.operators.smooth import smooth
 from rxclaude.operators.timing import (
     CONTENT_DELTAS,
     inter_token_gaps,
@@ -52,6 +54,7 @@ __all__ = [
     "of_type",
     "parse",
     "partial_output",
+    "smooth",
     "snapshots",
     "stop_reason",
     "text",
