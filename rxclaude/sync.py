@@ -126,6 +126,8 @@ class SyncMessageStream:
         self.aio = stream
         """The async stream (its Observables deliver on the loop's thread)."""
         self._events: _Queue | None = None
+        self._listening: abc.DisposableBase | None = None  # the events queue's subscription
+        self._iterating = False
         self._done_iterating = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class SyncMessageStream:
         async def connect() -> None:
             if self._events is None and not self.aio.started:
                 self._events = _Queue()
-                self.aio.events.subscribe(self._events)
+                self._listening = self.aio.events.subscribe(self._events)
             self.aio.connect()
 
         self._loop.run(connect(), on_interrupt=self.aio.cancel)
@@ -162,12 +164,13 @@ class SyncMessageStream:
 
     def __iter__(self) -> Iterator[Event]:
         """Every typed event, as it arrives (starts the request if needed)."""
+        if self._done_iterating:
+            return
         if self._events is None:
             self.start()
         events = self._events
         assert events is not None
-        if self._done_iterating:
-            return
+        self._iterating = True
         while True:
             try:
                 end, item = events.items.get()
@@ -230,8 +233,25 @@ class SyncMessageStream:
             yield item
 
     def final_message(self) -> Message:
-        """Wait for the end and return the final :class:`~rxclaude.Message` (or raise its error)."""
-        return self._loop.run(self.aio.final_message(), on_interrupt=self.aio.cancel)
+        """Wait for the end and return the final :class:`~rxclaude.Message` (or raise its error).
+
+        Called before any iteration, it stops queueing events (as with the official SDK, the
+        events are then consumed: iterating afterwards yields nothing).
+        """
+        return self._loop.run(self._waiting(self.aio.final_message()), on_interrupt=self.aio.cancel)
+
+    async def _waiting(self, wait: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``wait``; unless the events are being iterated, stop queueing them once it counts
+        as the stream's listener (so dropping the queue does not cancel the request)."""
+        waiter = asyncio.ensure_future(wait)
+        if not self._iterating and not self._done_iterating:
+            self._done_iterating = True
+            await asyncio.sleep(0)  # the waiter starts, and listens
+            listening, self._listening = self._listening, None
+            if listening is not None:
+                listening.dispose()
+            self._events = None
+        return await waiter
 
     def final_text(self) -> str:
         """The final message's text."""
@@ -239,7 +259,7 @@ class SyncMessageStream:
 
     def until_done(self) -> None:
         """Wait for the end, whatever it is (raises nothing but an interrupt)."""
-        self._loop.run(self.aio.wait(), on_interrupt=self.aio.cancel)
+        self._loop.run(self._waiting(self.aio.wait()), on_interrupt=self.aio.cancel)
 
     # -- state ----------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -262,3 +263,19 @@ async def test_the_official_sdk_accepts_the_mocks_structured_reply(server: MockS
         message = await stream.get_final_message()
     await sdk.close()
     assert message.content[0].text == '{"name":"Paris","population":2102650,"districts":["Louvre","Bourse","Temple"]}'
+
+
+def test_the_extras_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without pydantic or jsonschema: plain JSON works; a schema asks for the extra by name."""
+    monkeypatch.setitem(sys.modules, "pydantic", None)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+    out: list[PartialOutput[Any]] = []
+    reactivex.of('{"a": 1}').pipe(ops.partial_output()).subscribe(out.append)
+    assert out[-1] == PartialOutput({"a": 1}, True)
+    with pytest.raises(ImportError, match=r"rxclaude\[structured\]"):
+        ops.partial_output(City)
+    with pytest.raises(ImportError, match=r"rxclaude\[structured\]"):
+        ops.partial_output(CITY_SCHEMA)
+    with pytest.raises(ImportError, match=r"rxclaude\[structured\]"):
+        output_format(City)
+    assert output_format(CITY_SCHEMA)["schema"] == CITY_SCHEMA  # a dict schema needs neither

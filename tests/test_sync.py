@@ -194,3 +194,12 @@ def test_files_blocking(server: MockServer) -> None:
         walk = client.files.list()
         next(walk)
         walk.close()  # an iteration left early is closed on the loop
+
+
+def test_final_message_alone_stops_queueing_events_but_not_the_request(server: MockServer) -> None:
+    server.enqueue(Reply.text(LONG).with_faults(tokens_per_second=400))
+    with client_for(server) as client, client.messages.stream(**PARAMS) as stream:
+        message = stream.final_message()  # the events queue is dropped while streaming...
+        assert message.text == LONG and not stream.aio.cancelled  # ...and the request went on
+        assert stream.aio._events.observer_count == 0  # nothing queues events nobody reads
+        assert list(stream.text_stream) == []  # consumed, as with the official SDK
