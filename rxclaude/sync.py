@@ -263,15 +263,30 @@ class SyncMessageStream:
 
     # -- state ----------------------------------------------------------------------------------
 
+    # the official SDK's names, for code moving over
+    get_final_message = final_message
+    get_final_text = final_text
+
     @property
     def current_message(self) -> Message | None:
-        """The message so far (read from the loop's thread's latest state)."""
-        return self.aio.current_message
+        """The message so far (built on the loop's thread, between two frames)."""
+        return self._on_loop(lambda: self.aio.current_message)
 
     @property
     def usage_so_far(self) -> Usage | None:
         """The latest cumulative usage."""
-        return self.aio.usage_so_far
+        return self._on_loop(lambda: self.aio.usage_so_far)
+
+    def _on_loop(self, read: Callable[[], _T]) -> _T:
+        """``read()`` on the loop's thread while it runs (the stream's state is the loop's)."""
+        loop = self._loop
+        if threading.current_thread() is loop.thread or not loop.loop.is_running():
+            return read()
+
+        async def call() -> _T:
+            return read()
+
+        return loop.run(call())
 
     @property
     def request_id(self) -> str | None:

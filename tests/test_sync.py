@@ -203,3 +203,29 @@ def test_final_message_alone_stops_queueing_events_but_not_the_request(server: M
         assert message.text == LONG and not stream.aio.cancelled  # ...and the request went on
         assert stream.aio._events.observer_count == 0  # nothing queues events nobody reads
         assert list(stream.text_stream) == []  # consumed, as with the official SDK
+
+
+def test_the_official_sdks_names_work_too(server: MockServer) -> None:
+    server.enqueue(Reply.text("same names"), Reply.text("again"))
+    with client_for(server) as client:
+        with client.messages.stream(**PARAMS) as stream:
+            assert stream.get_final_message().text == "same names"
+            assert stream.current_message is not None and stream.current_message.text == "same names"
+        with client.messages.stream(**PARAMS) as stream:
+            assert stream.get_final_text() == "again"
+    assert stream.current_message is not None  # readable after the client closed, too
+
+
+def test_same_text_pieces_as_the_official_sync_client(server: MockServer) -> None:
+    anthropic = pytest.importorskip("anthropic")
+    reply = Reply.text("Parity with the official synchronous client, piece by piece.", seed=3)
+    server.enqueue(reply, reply)
+    with (
+        anthropic.Anthropic(api_key=server.api_key, base_url=server.url) as sdk,
+        sdk.messages.stream(**PARAMS) as theirs,
+    ):
+        their_pieces = list(theirs.text_stream)
+        their_text = theirs.get_final_text()
+    with client_for(server) as client, client.messages.stream(**PARAMS) as ours:
+        assert list(ours.text_stream) == their_pieces
+        assert ours.get_final_text() == their_text
