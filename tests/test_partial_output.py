@@ -236,6 +236,7 @@ def test_output_format_closes_every_object() -> None:
             "output_config.format.name: Extra inputs are not permitted",
         ),
         ("json", "output_config: Input should be a valid dictionary"),
+        ({"effort": "extreme"}, "output_config.effort: Input should be 'low'"),
     ],
 )
 async def test_the_mock_refuses_a_bad_output_config_as_the_api_does(
@@ -279,3 +280,11 @@ def test_the_extras_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImportError, match=r"rxclaude\[structured\]"):
         output_format(City)
     assert output_format(CITY_SCHEMA)["schema"] == CITY_SCHEMA  # a dict schema needs neither
+
+
+async def test_the_mock_accepts_effort_and_beta_keys(server: MockServer, client: rxclaude.Client) -> None:
+    server.enqueue(Reply.text("fine"), Reply.text("fine too"))
+    body = {**params(), "output_config": {"effort": "high"}}
+    assert (await client.messages.create(**body)).text == "fine"
+    body = {**params(), "output_config": {"task_budget": {"type": "tokens", "total": 1000}}}
+    assert (await client.messages.create(**body)).text == "fine too"

@@ -15,7 +15,7 @@ __all__ = ["check_structured", "json_pieces"]
 
 _CUTS = (4, 7, 2, 9, 5, 3, 11, 6)
 _FORMAT_KEYS = {"type", "schema"}
-_CONFIG_KEYS = {"format", "effort"}
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")  # (other keys: betas such as task_budget)
 
 
 def json_pieces(text: str) -> list[str]:
@@ -47,9 +47,9 @@ def check_structured(body: Mapping[str, Any]) -> str | None:
     if config is not None:
         if not isinstance(config, Mapping):
             return "output_config: Input should be a valid dictionary"
-        for key in config:
-            if key not in _CONFIG_KEYS:
-                return f"output_config.{key}: Extra inputs are not permitted"
+        effort = config.get("effort")
+        if effort is not None and effort not in _EFFORTS:
+            return "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
         fmt = config.get("format")
         if fmt is not None:
             problem = _check_format(fmt)
