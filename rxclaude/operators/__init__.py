@@ -21,13 +21,13 @@ an even flow for UIs and speech: :func:`smooth`; structured output as it grows: 
 """
 
 from rxclaude.core.values import Timestamped
-from rxclaude.operators.buffered import buffered
-from rxclaude.operators.deltas import citations, deltas, of_type, text, thinking, tool_input
-from rxclaude.operators.frames import frames, parse
-from rxclaude.operators.lift import lift, transform
-from rxclaude.operators.message import blocks, message, snapshots, stop_reason, usage
-from rxclaude.operators.output import partial_output
-from rxclaude.operators.smooth import smooth
+from rxclaude.operators.assembling import blocks, message, snapshots, stop_reason, usage
+from rxclaude.operators.buffering import buffered
+from rxclaude.operators.decoding import frames, parse
+from rxclaude.operators.extracting import citations, deltas, of_type, text, thinking, tool_input
+from rxclaude.operators.lifting import lift, transform
+from rxclaude.operators.smoothing import smooth
+from rxclaude.operators.structuring import partial_output
 from rxclaude.operators.timing import (
     CONTENT_DELTAS,
     inter_token_gaps,

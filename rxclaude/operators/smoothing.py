@@ -19,7 +19,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposab
 from reactivex.scheduler import TimeoutScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxclaude.operators.buffered import running_loop
+from rxclaude.operators.buffering import running_loop
 
 __all__ = ["Chunker", "smooth"]
 

@@ -13,7 +13,7 @@ from rxclaude.core.errors import OutputValidationError
 from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStartEvent, ContentBlockStopEvent
 from rxclaude.core.json_builder import JSONBuilder
 from rxclaude.core.output import PartialOutput, output_validator
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import lift
 
 __all__ = ["partial_output"]
 
