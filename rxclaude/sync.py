@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -65,7 +65,11 @@ class _Loop:
         if threading.current_thread() is self.thread:
             coro.close()
             raise RuntimeError("a SyncClient call from inside its own loop thread would deadlock")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise RuntimeError("this SyncClient is closed") from None
         try:
             return future.result()
         except BaseException:
@@ -84,12 +88,14 @@ class _Loop:
         if threading.current_thread() is self.thread:
             fn()
         elif self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(step(), self.loop).result()
+            self.run(step())
 
     def stop(self) -> None:
         """Stop the loop and join its thread (which cancels what is left and closes the loop)."""
-        if not self.loop.is_closed():
+        try:
             self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:  # already closed
+            pass
         self.thread.join()
 
 
@@ -238,6 +244,12 @@ class SyncMessageStream:
         Called before any iteration, it stops queueing events (as with the official SDK, the
         events are then consumed: iterating afterwards yields nothing).
         """
+        if self.aio.done:  # nothing to wait for (the client may be closed by now)
+            if self.aio.error is not None:
+                raise self.aio.error
+            message = self.aio.current_message
+            assert message is not None
+            return message
         return self._loop.run(self._waiting(self.aio.final_message()), on_interrupt=self.aio.cancel)
 
     async def _waiting(self, wait: Coroutine[Any, Any, _T]) -> _T:
@@ -259,7 +271,8 @@ class SyncMessageStream:
 
     def until_done(self) -> None:
         """Wait for the end, whatever it is (raises nothing but an interrupt)."""
-        self._loop.run(self._waiting(self.aio.wait()), on_interrupt=self.aio.cancel)
+        if not self.aio.done:
+            self._loop.run(self._waiting(self.aio.wait()), on_interrupt=self.aio.cancel)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -436,11 +449,8 @@ class SyncClient:
         self.files = SyncFiles(self)
         self._closed = False
 
-    def _run(self, aw: Awaitable[_T]) -> _T:
-        async def wrap() -> _T:
-            return await aw
-
-        return self._loop.run(wrap())
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        return self._loop.run(coro)
 
     def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Run a coroutine of yours on the client's loop and wait for it (e.g. a Files call).

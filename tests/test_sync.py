@@ -229,3 +229,16 @@ def test_same_text_pieces_as_the_official_sync_client(server: MockServer) -> Non
     with client_for(server) as client, client.messages.stream(**PARAMS) as ours:
         assert list(ours.text_stream) == their_pieces
         assert ours.get_final_text() == their_text
+
+
+def test_after_close_results_stay_and_new_calls_are_refused(server: MockServer) -> None:
+    server.enqueue(Reply.text("kept"))
+    client = client_for(server)
+    with client.messages.stream(**PARAMS) as stream:
+        stream.until_done()
+    client.close()
+    assert stream.final_message().text == "kept" and stream.final_text() == "kept"
+    with pytest.raises(RuntimeError, match="closed"):
+        client.messages.stream(**PARAMS)
+    with pytest.raises(RuntimeError, match="closed"):
+        client.messages.create(**PARAMS)
