@@ -132,3 +132,18 @@ def test_without_a_loop_it_falls_back_to_a_timer_thread() -> None:
         reactivex.from_iterable(["a b", " c"]).pipe(ops.smooth(delay=0.001), reactivex.operators.to_list()).run()
     )
     assert got == ["a ", "b ", "c"]
+
+
+def test_marbles() -> None:
+    """The same rules as marble diagrams (one character a second; the scheduler comes from subscribe)."""
+    from reactivex.testing.marbles import marbles_testing
+
+    with marbles_testing(timespan=1.0) as (start, cold, _hot, exp):
+        text = cold("a-------b---|", {"a": "one two three ", "b": "four five"})
+        expected = exp("x-y-z---u---(v,|)", {"x": "one ", "y": "two ", "z": "three ", "u": "four ", "v": "five"})
+        assert start(text.pipe(ops.smooth("word", delay=2))) == expected
+
+    with marbles_testing(timespan=1.0) as (start, cold, _hot, exp):
+        boom = ValueError("connection lost")
+        text = cold("a--#", {"a": "one two three"}, boom)
+        assert start(text.pipe(ops.smooth(delay=2))) == exp("x-y(z,#)", {"x": "one ", "y": "two ", "z": "three"}, boom)
