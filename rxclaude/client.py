@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,7 @@ from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
+from rxclaude.transport.observe import Instrumentation
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from rxclaude.transport.providers.base import Provider
 
@@ -79,6 +81,11 @@ class Client:
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
         validate: check images, documents and request size before sending (typed errors).
+        open_telemetry: spans and metrics (:mod:`rxclaude.otel`, the ``otel`` extra). ``None``:
+            on when ``opentelemetry-api`` is installed (spans record once a tracer provider is
+            configured; nothing is imported without the extra); ``False``: off; an
+            :class:`~rxclaude.otel.OpenTelemetry` (or any
+            :class:`~rxclaude.transport.observe.Instrumentation`) to configure it.
 
     Example::
 
@@ -101,6 +108,7 @@ class Client:
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
         validate: bool = True,
+        open_telemetry: Instrumentation | bool | None = None,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
             api_key,
@@ -113,6 +121,7 @@ class Client:
         self.retry = RetryPolicy(max_retries=max_retries)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
+        self.instrumentation: Instrumentation | None = _instrumentation(open_telemetry)
         self.transport = Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
@@ -137,6 +146,7 @@ class Client:
             retry=self.retry,
             on_response=on_response,
             body=body,
+            instrumentation=self.instrumentation,
         )
 
     async def close(self) -> None:
@@ -153,3 +163,26 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(provider={self.provider!r})"
+
+
+def _instrumentation(option: Instrumentation | bool | None) -> Instrumentation | None:
+    """The client's instrumentation: OpenTelemetry's when its API is installed (or asked for)."""
+    if option is False:
+        return None
+    if option is None or option is True:
+        if option is None and not _otel_installed():
+            return None  # the extra is absent: nothing imported, nothing done per request
+        from rxclaude.otel import OpenTelemetry
+
+        return OpenTelemetry()
+    return option
+
+
+def _otel_installed() -> bool:
+    """Whether ``opentelemetry-api`` is installed (found, not imported)."""
+    try:
+        return importlib.util.find_spec("opentelemetry") is not None and (
+            importlib.util.find_spec("opentelemetry.trace") is not None
+        )
+    except (ImportError, ValueError):
+        return False

@@ -40,6 +40,7 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.plumbing import DirectObservable, Once
 from rxclaude.transport.base import Response, Timeouts
+from rxclaude.transport.observe import Instrumentation, RequestObserver
 from rxclaude.transport.providers.base import FrameDecoder, Provider
 
 __all__ = ["Response", "Timeouts", "Transport"]
@@ -107,12 +108,14 @@ class Transport:
         on_response: Callable[[Response], None] | None = None,
         on_chunk: Callable[[bytes], None] | None = None,
         body: bytes | None = None,
+        instrumentation: Instrumentation | None = None,
     ) -> Observable[Frame]:
         """A cold Observable: each subscription sends one request and emits its frames.
 
         ``body``: the request body, already encoded (``provider.encode``); every request and
-        retry sends it as it is. Must be subscribed on a thread with a running asyncio loop
-        (Jupyter has one).
+        retry sends it as it is. ``instrumentation``: asked, per subscription, for a
+        :class:`~rxclaude.transport.observe.RequestObserver` (tracing). Must be subscribed on a
+        thread with a running asyncio loop (Jupyter has one).
         """
 
         def subscribe(
@@ -129,8 +132,9 @@ class Transport:
                 )
                 return Disposable()
             disposed = [False]
+            watch = None if instrumentation is None else instrumentation.request(provider.name, params, tuple(betas))
             coro = self._run(
-                provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, disposed
+                provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, disposed, watch
             )
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
@@ -162,14 +166,30 @@ class Transport:
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
+        watch: RequestObserver | None = None,
     ) -> None:
         failures: list[Exception] = []  # what each retried attempt failed with
         try:
             async with asyncio.timeout(timeouts.total) if timeouts.total is not None else _NO_TIMEOUT:
                 await self._attempts(
-                    provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, failures
+                    provider,
+                    params,
+                    betas,
+                    path,
+                    body,
+                    timeouts,
+                    retry,
+                    observer,
+                    on_response,
+                    on_chunk,
+                    failures,
+                    watch,
                 )
-        except asyncio.CancelledError:
+            if watch is not None:
+                watch.end(None)
+        except asyncio.CancelledError as e:
+            if watch is not None:
+                watch.end(e)
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
             # else (``close()``, loop shutdown): tell the subscriber, or an ``await`` on the
             # stream would wait forever.
@@ -181,19 +201,25 @@ class Transport:
             # ``asyncio.timeout(total)`` turns its own expiry into a bare TimeoutError; every
             # other timeout is already typed (FirstByteTimeoutError, StreamStalledError...).
             if isinstance(e, RxClaudeError):
+                if watch is not None:
+                    watch.end(e)
                 observer.on_error(e)
                 return
             last = f"; the last attempt failed with {type(failures[-1]).__name__}: {failures[-1]}" if failures else ""
             error = TotalTimeoutError(f"request took longer than total={timeouts.total}s{last}", timeout=timeouts.total)
             error.__cause__ = failures[-1] if failures else None
+            if watch is not None:
+                watch.end(error)
             observer.on_error(error)
         except Exception as e:
+            if watch is not None:
+                watch.end(e)
             observer.on_error(e)
         finally:
             # These frames can outlive the request: a cancellation's traceback keeps them (with
             # asyncio's own cycle through the future it interrupted). Their locals must not keep
             # the subscriber -- a stream and its whole message -- alive until a full GC too.
-            del observer, on_response
+            del observer, on_response, watch
 
     async def _attempts(
         self,
@@ -208,6 +234,7 @@ class Transport:
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
+        watch: RequestObserver | None = None,
     ) -> None:
         try:
             retries = 0
@@ -215,9 +242,15 @@ class Transport:
                 body = provider.encode(params, betas)  # once: every attempt sends the same bytes
             while True:
                 request = await provider.build_request(params, betas=betas, path=path, body=body)
+                headers = request.headers
+                if watch is not None:
+                    headers = dict(headers)
+                    watch.attempt(retries, request.method, request.url, headers)
                 try:
-                    response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
+                    response = await self._send(request.method, request.url, headers, request.body, timeouts)
                 except (TransportError, ConnectionError) as e:
+                    if watch is not None:
+                        watch.attempt_failed(e, None)
                     if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
                         failures.append(e)
                         await asyncio.sleep(retry.delay(retries))
@@ -228,6 +261,9 @@ class Transport:
                     if response.status >= 400:
                         error_body = await self._read_error_body(response, timeouts)
                         error = provider.error_from_response(response.status, response.headers, error_body)
+                        if watch is not None:
+                            head = Response(response.status, response.headers, _request_id(response.headers), retries)
+                            watch.attempt_failed(error, head)
                         if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
                             failures.append(error)
                             response.release()
@@ -239,9 +275,13 @@ class Transport:
                                 Response(response.status, response.headers, _request_id(response.headers), retries)
                             )
                         raise error
-                    if on_response is not None:
-                        on_response(Response(response.status, response.headers, _request_id(response.headers), retries))
-                    await self._pump(response, provider, timeouts, observer, on_chunk)
+                    if on_response is not None or watch is not None:
+                        head = Response(response.status, response.headers, _request_id(response.headers), retries)
+                        if on_response is not None:
+                            on_response(head)
+                        if watch is not None:
+                            watch.response(head)
+                    await self._pump(response, provider, timeouts, observer, on_chunk, watch)
                     return
                 finally:
                     response.close()  # closes the connection unless fully read and released
@@ -302,13 +342,18 @@ class Transport:
         timeouts: Timeouts,
         observer: abc.ObserverBase[Frame],
         on_chunk: Callable[[bytes], None] | None,
+        watch: RequestObserver | None = None,
     ) -> None:
         decoder = provider.new_decoder()
         push_fields, on_fields = getattr(decoder, "push_fields", None), getattr(observer, "on_fields", None)
         if push_fields is not None and on_fields is not None:
             push, emit = push_fields, on_fields  # an observer that takes frames as their fields
+            if watch is not None:
+                emit = _tap_fields(watch, on_fields)
         else:
             push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
+            if watch is not None:
+                emit = _tap_frames(watch, observer.on_next)
 
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -333,6 +378,8 @@ class Transport:
                     on_chunk(chunk)
                 push(chunk, emit)  # each frame goes out as soon as it is decoded
             for frame in decoder.close():
+                if watch is not None:
+                    watch.frame(frame.event, frame.data)
                 observer.on_next(frame)
             observer.on_completed()
         finally:
@@ -379,6 +426,30 @@ class _IdleWatchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+def _tap_fields(
+    watch: RequestObserver, emit: Callable[[str, bytes, str | None, int | None], None]
+) -> Callable[[str, bytes, str | None, int | None], None]:
+    """``emit`` that shows each frame to ``watch`` first (only an observed request has it)."""
+    see = watch.frame
+
+    def tapped(event: str, data: bytes, id: str | None, retry: int | None) -> None:
+        see(event, data)
+        emit(event, data, id, retry)
+
+    return tapped
+
+
+def _tap_frames(watch: RequestObserver, emit: Callable[[Frame], None]) -> Callable[[Frame], None]:
+    """``emit`` that shows each frame to ``watch`` first."""
+    see = watch.frame
+
+    def tapped(frame: Frame) -> None:
+        see(frame.event, frame.data)
+        emit(frame)
+
+    return tapped
 
 
 def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]], None]:
