@@ -46,6 +46,7 @@ from rxclaude.core.errors import (
     RateLimitError,
     RequestTimeoutError,
     RequestTooLargeError,
+    RoutesExhaustedError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
@@ -68,6 +69,7 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffered import BufferStats
 from rxclaude.relay import Relay
@@ -79,6 +81,7 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
@@ -99,6 +102,7 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FallbackStream",
     "FileDeleted",
     "FileMetadata",
     "FilePage",
@@ -126,6 +130,8 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "Route",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",
@@ -151,8 +157,10 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "fallback",
     "operators",
     "parse_frame",
     "replay",
     "sinks",
+    "switch_on_any",
 ]
