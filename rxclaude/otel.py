@@ -232,13 +232,13 @@ class _Call:
 
     # -- the body -----------------------------------------------------------------------------
 
-    def frame(self, event: str, data: bytes | str) -> None:
+    def frame(self, event: str, data: bytes | str) -> bool:
         if self._acc is not None:
             self._feed(event, data)
         if event == "content_block_delta":
             if self._first_chunk is None:
                 self._first_chunk = time.monotonic()
-            return
+            return self._acc is not None  # after the first, deltas matter only for the content
         try:
             if event == "message_start":
                 message = orjson.loads(data).get("message") or {}
@@ -255,6 +255,7 @@ class _Call:
                 self._stream_error = str(error.get("type") or "api_error")
         except Exception:  # a malformed frame fails the stream, not its span
             pass
+        return True
 
     def _feed(self, event: str, data: bytes | str) -> None:
         acc = self._acc

@@ -433,9 +433,14 @@ def _tap_fields(
 ) -> Callable[[str, bytes, str | None, int | None], None]:
     """``emit`` that shows each frame to ``watch`` first (only an observed request has it)."""
     see = watch.frame
+    deltas = True  # whether ``watch`` still wants content_block_delta frames
 
     def tapped(event: str, data: bytes, id: str | None, retry: int | None) -> None:
-        see(event, data)
+        nonlocal deltas
+        if event != "content_block_delta":
+            see(event, data)
+        elif deltas:
+            deltas = see(event, data)
         emit(event, data, id, retry)
 
     return tapped
@@ -444,9 +449,14 @@ def _tap_fields(
 def _tap_frames(watch: RequestObserver, emit: Callable[[Frame], None]) -> Callable[[Frame], None]:
     """``emit`` that shows each frame to ``watch`` first."""
     see = watch.frame
+    deltas = True
 
     def tapped(frame: Frame) -> None:
-        see(frame.event, frame.data)
+        nonlocal deltas
+        if frame.event != "content_block_delta":
+            see(frame.event, frame.data)
+        elif deltas:
+            deltas = see(frame.event, frame.data)
         emit(frame)
 
     return tapped

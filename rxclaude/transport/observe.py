@@ -39,8 +39,9 @@ class RequestObserver(Protocol):
         """The current attempt got a 2xx response; its body follows."""
         ...
 
-    def frame(self, event: str, data: bytes | str) -> None:
-        """One frame of the body: its event name and raw data."""
+    def frame(self, event: str, data: bytes | str) -> bool:
+        """One frame of the body: its event name and raw data. Returns whether it wants the
+        following ``content_block_delta`` frames too (``False``: only the other events)."""
         ...
 
     def end(self, error: BaseException | None) -> None:
