@@ -76,7 +76,7 @@ async def cpu_per_stream(client: Any, streams: int) -> float:
 
 async def rounds(url: str, configs: dict[str, Any], streams: int, repeat: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {name: [] for name in configs}
-    for name, client in configs.items():
+    for client in configs.values():
         await cpu_per_stream(client, 2)  # warm up: connections, imports
     for _ in range(repeat):
         for name, client in configs.items():
