@@ -172,8 +172,10 @@ def _instrumentation(option: Instrumentation | bool | None) -> Instrumentation |
     if option is None or option is True:
         if option is None and not _otel_installed():
             return None  # the extra is absent: nothing imported, nothing done per request
-        from rxclaude.otel import OpenTelemetry
-
+        try:
+            from rxclaude.otel import OpenTelemetry
+        except ImportError as e:
+            raise ImportError("open_telemetry=True needs OpenTelemetry: pip install 'rxclaude[otel]'") from e
         return OpenTelemetry()
     return option
 

@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="the otel extra (and the OTel SDK) are not installed")
+
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -243,3 +246,31 @@ def test_without_the_extra_nothing_is_imported() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"
+
+
+async def test_propagation_can_be_turned_off(server: MockServer) -> None:
+    t = Telemetry(propagation=False)
+    async with client_for(server, t) as client:
+        await client.messages.stream(model="m", max_tokens=9, messages=MESSAGES).final_message()
+    assert "traceparent" not in server.last_request.headers
+    assert len(t.finished()[1]) == 1
+
+
+def test_asking_for_it_without_the_extra_says_what_to_install() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        class Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name == "opentelemetry" or name.startswith("opentelemetry."):
+                    raise ModuleNotFoundError(name)
+        sys.meta_path.insert(0, Hide())
+        import rxclaude
+        try:
+            rxclaude.Client(api_key="k", open_telemetry=True)
+        except ImportError as e:
+            print(e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install 'rxclaude[otel]'" in out.stdout, out.stderr
