@@ -35,10 +35,10 @@ from rxclaude.core.errors import (
     StreamCancelledError,
 )
 from rxclaude.core.events import ErrorEvent, MessageStartEvent
-from rxclaude.core.frame import Frame
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.message import Usage
 from rxclaude.core.parse import error_for, parse_frame
-from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.plumbing import FrameSource, Once
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Response
 
@@ -151,8 +151,10 @@ def fallback(
         raise ValueError("hedge_after must be >= 0 seconds")
     holder: list[FallbackStream] = []
 
-    def subscribe(observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        race = _Race(holder[0], observer, chosen, params, hedge_after, switch_on)
+    def open(
+        observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
+    ) -> abc.DisposableBase:
+        race = _Race(holder[0], observer, sink, chosen, params, hedge_after, switch_on)
         holder[0]._race = race
         holder.clear()  # the stream holds the race; nothing here holds the stream any more
         race.start_next()
@@ -160,7 +162,7 @@ def fallback(
 
     first = chosen[0].client
     partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in first.betas else "on"
-    stream = FallbackStream(DirectObservable(subscribe), partial_mode=partial_mode)
+    stream = FallbackStream(FrameSource(open), partial_mode=partial_mode)
     holder.append(stream)
     return stream
 
@@ -171,7 +173,8 @@ class _Race:
     def __init__(
         self,
         stream: FallbackStream,
-        downstream: abc.ObserverBase[Frame],
+        downstream: FrameObserver,
+        sink: FrameSink | None,
         routes: tuple[Route, ...],
         params: Mapping[str, Any],
         hedge_after: float | None,
@@ -179,9 +182,7 @@ class _Race:
     ) -> None:
         self.stream: FallbackStream | None = stream
         self.downstream = downstream
-        self.on_fields: Callable[[str, bytes, str | None, int | None], None] | None = getattr(
-            downstream, "on_fields", None
-        )
+        self.on_fields = sink.on_fields if sink is not None else None  # the lean route, when asked for
         self.routes = routes
         self.params = params
         self.hedge_after = hedge_after
@@ -297,8 +298,8 @@ class _Runner:
         except Exception as e:  # the request could not be built (validation): this route fails
             self._failed(e)
             return
-        if isinstance(source, DirectObservable):
-            self.connection = source.attach(self)  # type: ignore[arg-type]
+        if isinstance(source, FrameSource):
+            self.connection = source.attach_sink(self)  # frames as their fields where the decoder can
         else:
             self.connection = source.subscribe(self.on_next, self.on_error, self.on_completed)
 

@@ -51,8 +51,14 @@ SCOPE = "rxclaude"
 SPAN_NAME = "anthropic.messages.create"
 """The name of a request's span: the official SDK's, so dashboards built for it work."""
 
-PROVIDER_NAMES: Mapping[str, str] = {"anthropic": "anthropic", "bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
-"""``gen_ai.provider.name`` for each rxclaude provider (the SDK's values)."""
+PROVIDER_NAMES: Mapping[str, str] = {
+    "anthropic": "anthropic",
+    "bedrock": "aws.bedrock",
+    "bedrock-mantle": "aws.bedrock",
+    "vertex": "gcp.vertex_ai",
+}
+"""``gen_ai.provider.name`` for the rxclaude providers the SDK names otherwise; every other
+platform (Foundry, Claude Platform on AWS, Google Cloud) is ``anthropic``, as in the SDK."""
 
 _REQUEST_FIELDS: tuple[tuple[str, tuple[str, ...], type], ...] = (
     ("gen_ai.request.model", ("model",), str),
@@ -368,7 +374,7 @@ def _start_attributes(
 ) -> dict[str, Any]:
     """What a request's span starts with (a sampler sees these)."""
     attributes: dict[str, Any] = {
-        "gen_ai.provider.name": PROVIDER_NAMES.get(provider, provider),
+        "gen_ai.provider.name": PROVIDER_NAMES.get(provider, "anthropic"),
         "gen_ai.operation.name": "chat",
         "http.request.method": "POST",
         "gen_ai.request.stream": True,

@@ -1,10 +1,11 @@
-"""The only I/O in rxclaude: one aiohttp request per subscription, body bytes -> frames.
+"""Client HTTP over aiohttp: one request per subscription, body bytes -> frames.
 
-Strategy: :meth:`Transport.frames` returns a *cold* Observable. Subscribing starts one asyncio
-task on the running loop; it sends the provider's request, retries failures before the first
-response byte (official SDK policy), then feeds each body chunk to the provider's sans-I/O
-decoder and pushes the frames to the observer (to an observer with ``on_fields``, a
-MessageStream's own, as the decoder's fields: no Frame objects). Disposing cancels the task, and
+Strategy: :meth:`Transport.frames` returns a *cold* :class:`~rxclaude.plumbing.FrameSource`.
+Subscribing starts one asyncio task on the running loop; it sends the provider's request, retries
+failures before the first response byte (official SDK policy), then feeds each body chunk to the
+provider's sans-I/O decoder and pushes the frames to the observer (to a
+:class:`~rxclaude.core.frame.FrameSink` attached with ``attach_sink``, such as a MessageStream's
+own, as the decoder's fields where it is a :class:`FieldsDecoder`: no Frame objects). Disposing cancels the task, and
 cancelling closes the response's connection at once (``response.close()``, not a pooled
 release), so the server sees the disconnect and stops billing. Every read runs under an idle
 deadline that any byte -- pings included -- pushes back; failures surface as the typed errors of
@@ -23,7 +24,6 @@ from typing import Any
 
 import aiohttp
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable
 
 from rxclaude.core.errors import (
     ConnectError,
@@ -36,12 +36,12 @@ from rxclaude.core.errors import (
     TotalTimeoutError,
     TransportError,
 )
-from rxclaude.core.frame import Frame
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
-from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.plumbing import FrameSource, Once
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.observe import Instrumentation, RequestObserver
-from rxclaude.transport.providers.base import FrameDecoder, Provider
+from rxclaude.transport.providers.base import FieldsDecoder, FrameDecoder, Provider, PushDecoder
 
 __all__ = ["Response", "Timeouts", "Transport"]
 
@@ -118,8 +118,8 @@ class Transport:
         thread with a running asyncio loop (Jupyter has one).
         """
 
-        def subscribe(
-            observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
+        def open(
+            observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
         ) -> abc.DisposableBase:
             try:
                 loop = asyncio.get_running_loop()
@@ -130,11 +130,23 @@ class Transport:
                         "(or a notebook cell), or use asyncio.run()"
                     )
                 )
-                return Disposable()
+                return Once()
             disposed = [False]
             watch = None if instrumentation is None else instrumentation.request(provider.name, params, tuple(betas))
             coro = self._run(
-                provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, disposed, watch
+                provider,
+                params,
+                betas,
+                path,
+                body,
+                timeouts,
+                retry,
+                observer,
+                sink,
+                on_response,
+                on_chunk,
+                disposed,
+                watch,
             )
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
@@ -151,7 +163,7 @@ class Transport:
 
             return Once(dispose)
 
-        return DirectObservable(subscribe)  # subscribing only starts a task: no trampoline needed
+        return FrameSource(open)  # subscribing only starts a task: no trampoline needed
 
     async def _run(
         self,
@@ -162,7 +174,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
@@ -180,6 +193,7 @@ class Transport:
                     timeouts,
                     retry,
                     observer,
+                    sink,
                     on_response,
                     on_chunk,
                     failures,
@@ -219,7 +233,7 @@ class Transport:
             # These frames can outlive the request: a cancellation's traceback keeps them (with
             # asyncio's own cycle through the future it interrupted). Their locals must not keep
             # the subscriber -- a stream and its whole message -- alive until a full GC too.
-            del observer, on_response, watch
+            del observer, sink, on_response, watch
 
     async def _attempts(
         self,
@@ -230,7 +244,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
@@ -281,12 +296,12 @@ class Transport:
                             on_response(head)
                         if watch is not None:
                             watch.response(head)
-                    await self._pump(response, provider, timeouts, observer, on_chunk, watch)
+                    await self._pump(response, provider, timeouts, observer, sink, on_chunk, watch)
                     return
                 finally:
                     response.close()  # closes the connection unless fully read and released
         finally:
-            del observer, on_response  # (see _run)
+            del observer, sink, on_response  # (see _run)
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
@@ -340,20 +355,21 @@ class Transport:
         response: aiohttp.ClientResponse,
         provider: Provider,
         timeouts: Timeouts,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_chunk: Callable[[bytes], None] | None,
         watch: RequestObserver | None = None,
     ) -> None:
         decoder = provider.new_decoder()
-        push_fields, on_fields = getattr(decoder, "push_fields", None), getattr(observer, "on_fields", None)
-        if push_fields is not None and on_fields is not None:
-            push, emit = push_fields, on_fields  # an observer that takes frames as their fields
-            if watch is not None:
-                emit = _tap_fields(watch, on_fields)
+        feed: Callable[[bytes], None]  # each frame goes out as soon as it is decoded
+        on_next = observer.on_next if watch is None else _tap_frames(watch, observer.on_next)
+        if sink is not None and isinstance(decoder, FieldsDecoder):
+            on_fields = sink.on_fields if watch is None else _tap_fields(watch, sink.on_fields)
+            feed = functools.partial(decoder.push_fields, emit=on_fields)  # the lean route: no Frame built
+        elif isinstance(decoder, PushDecoder):
+            feed = functools.partial(decoder.push, emit=on_next)
         else:
-            push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
-            if watch is not None:
-                emit = _tap_frames(watch, observer.on_next)
+            feed = _pushing(decoder, on_next)
 
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -376,16 +392,14 @@ class Transport:
                     break
                 if on_chunk is not None:
                     on_chunk(chunk)
-                push(chunk, emit)  # each frame goes out as soon as it is decoded
+                feed(chunk)
             for frame in decoder.close():
-                if watch is not None:
-                    watch.frame(frame.event, frame.data)
-                observer.on_next(frame)
+                on_next(frame)
             observer.on_completed()
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            del observer, emit, on_fields  # (see _run)
+            del observer, sink, feed, on_next  # (see _run)
 
 
 class _IdleWatchdog:
@@ -462,11 +476,11 @@ def _tap_frames(watch: RequestObserver, emit: Callable[[Frame], None]) -> Callab
     return tapped
 
 
-def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]], None]:
-    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+def _pushing(decoder: FrameDecoder, emit: Callable[[Frame], None]) -> Callable[[bytes], None]:
+    """Feed a decoder that only has ``feed()``, emitting the frames of each chunk."""
     feed = decoder.feed
 
-    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+    def push(data: bytes) -> None:
         for frame in feed(data):
             emit(frame)
 
