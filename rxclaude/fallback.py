@@ -254,7 +254,15 @@ class _Race:
             if last.response is not None:
                 self.stream._set_response(last.response)  # status and request id of the failure
         self.stream = None
-        self.downstream.on_error(error)
+        downstream = self.downstream
+        self.release()
+        downstream.on_error(error)
+
+    def release(self) -> None:
+        """The race is over: let go of the stream (it keeps the race for ``attempts``; no cycle)."""
+        self.downstream = _DONE
+        self.on_fields = None
+        self.stream = None
 
     def dispose(self, outcome: Outcome = "cancelled") -> None:
         if self._timer is not None:
@@ -383,14 +391,34 @@ class _Runner:
 
     def on_error(self, error: Exception) -> None:
         if self.race.winner is self:
-            self.race.downstream.on_error(error)  # after content: the answer's own error
+            downstream = self.race.downstream
+            self.race.release()
+            downstream.on_error(error)  # after content: the answer's own error
         elif self.outcome == "running":
             self.connection = None
             self._failed(error)
 
     def on_completed(self) -> None:
         if self.race.winner is self:
-            self.race.downstream.on_completed()
+            downstream = self.race.downstream
+            self.race.release()
+            downstream.on_completed()
         elif self.outcome == "running":
             self.connection = None
             self._failed(IncompleteStreamError("the route's stream ended before any content"))
+
+
+class _Done:
+    """Where a finished race's stray notifications go."""
+
+    def on_next(self, frame: Frame, /) -> None:
+        pass
+
+    def on_error(self, error: Exception, /) -> None:
+        pass
+
+    def on_completed(self) -> None:
+        pass
+
+
+_DONE = _Done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -169,3 +170,28 @@ def test_bad_arguments() -> None:
     c = rxclaude.Client(api_key="k", base_url="http://127.0.0.1:9", open_telemetry=False)
     with pytest.raises(ValueError):
         fallback([c], hedge_after=-1, **PARAMS)
+
+
+async def test_a_finished_fallback_stream_is_freed_without_the_cyclic_gc(servers: tuple[MockServer, ...]) -> None:
+    import gc
+    import weakref
+
+    a, b, _ = servers
+    a.enqueue(Reply.error(529))
+    async with client(a) as ca, client(b) as cb:
+        gc.collect()
+        gc.disable()
+        try:
+
+            async def run() -> weakref.ref[rxclaude.FallbackStream]:
+                stream = fallback([ca, cb], **PARAMS)
+                stream.text.subscribe(lambda t: None)
+                await stream.final_message()
+                return weakref.ref(stream)
+
+            ref = await run()
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert ref() is None
+        finally:
+            gc.enable()

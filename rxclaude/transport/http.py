@@ -364,8 +364,9 @@ class Transport:
         feed: Callable[[bytes], None]  # each frame goes out as soon as it is decoded
         on_next = observer.on_next if watch is None else _tap_frames(watch, observer.on_next)
         if sink is not None and isinstance(decoder, FieldsDecoder):
-            on_fields = sink.on_fields if watch is None else _tap_fields(watch, sink.on_fields)
-            feed = functools.partial(decoder.push_fields, emit=on_fields)  # the lean route: no Frame built
+            emit = sink.on_fields if watch is None else _tap_fields(watch, sink.on_fields)
+            feed = functools.partial(decoder.push_fields, emit=emit)  # the lean route: no Frame built
+            del emit
         elif isinstance(decoder, PushDecoder):
             feed = functools.partial(decoder.push, emit=on_next)
         else:
