@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -84,7 +85,9 @@ class Client:
         validate: check images, documents and request size before sending (typed errors).
         open_telemetry: spans and metrics (:mod:`rxclaude.otel`, the ``otel`` extra). ``None``:
             on when ``opentelemetry-api`` is installed (spans record once a tracer provider is
-            configured; nothing is imported without the extra); ``False``: off; an
+            configured; nothing is imported without the extra), unless the SDK's
+            ``ANTHROPIC_OPEN_TELEMETRY=false`` is set (``..._TRACES_CONTENT_MODE=content``
+            records content); ``False``: off; an
             :class:`~rxclaude.otel.OpenTelemetry` (or any
             :class:`~rxclaude.transport.observe.Instrumentation`) to configure it.
 
@@ -174,13 +177,16 @@ def _instrumentation(option: Instrumentation | bool | None) -> Instrumentation |
     if option is False:
         return None
     if option is None or option is True:
-        if option is None and not _otel_installed():
-            return None  # the extra is absent: nothing imported, nothing done per request
+        if option is None and (
+            os.environ.get("ANTHROPIC_OPEN_TELEMETRY", "").lower() == "false" or not _otel_installed()
+        ):
+            return None  # turned off as for the SDK, or the extra is absent: nothing imported or done
         try:
             from rxclaude.otel import OpenTelemetry
         except ImportError as e:
             raise ImportError("open_telemetry=True needs OpenTelemetry: pip install 'rxclaude[otel]'") from e
-        return OpenTelemetry()
+        content = os.environ.get("ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE", "").lower() == "content"
+        return OpenTelemetry(content=content)
     return option
 
 

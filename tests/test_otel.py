@@ -274,3 +274,29 @@ def test_asking_for_it_without_the_extra_says_what_to_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pip install 'rxclaude[otel]'" in out.stdout, out.stderr
+
+
+def test_the_sdk_environment_variables_apply_to_a_client_given_no_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY", "false")
+    assert rxclaude.Client(api_key="k").instrumentation is None
+    assert isinstance(rxclaude.Client(api_key="k", open_telemetry=True).instrumentation, OpenTelemetry)
+    monkeypatch.delenv("ANTHROPIC_OPEN_TELEMETRY")
+    monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE", "content")
+    instrumentation = rxclaude.Client(api_key="k").instrumentation
+    assert isinstance(instrumentation, OpenTelemetry) and instrumentation.content
+
+
+async def test_a_hedged_request_traces_each_route_and_the_losers_usage() -> None:
+    t = Telemetry()
+    async with MockServer() as a, MockServer() as b:
+        a.enqueue(Reply.text("slow", input_tokens=40).with_faults(stall_after=1, stall_seconds=60))
+        async with client_for(a, t) as ca, client_for(b, t) as cb:
+            stream = rxclaude.fallback([ca, cb], hedge_after=0.1, model="m", max_tokens=9, messages=MESSAGES)
+            assert await stream.final_text() == "Hi there"
+            await a.wait_disconnect()
+    calls = sorted((s for s in t.spans.get_finished_spans() if s.name == SPAN_NAME), key=lambda s: s.start_time or 0)
+    loser, winner = calls
+    assert loser.status.status_code is StatusCode.UNSET  # cancelled: no error status
+    assert loser.attributes["gen_ai.usage.input_tokens"] == 40  # type: ignore[index]
+    assert "gen_ai.response.time_to_first_chunk" not in (loser.attributes or {})
+    assert winner.status.status_code is StatusCode.OK
