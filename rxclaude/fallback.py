@@ -75,6 +75,10 @@ class Attempt:
     ``outcome``: ``running``; ``won`` (its answer is the stream's); ``failed`` (before content,
     ``error`` says why); ``lost`` (another route won first: closed at once); ``cancelled`` (the
     stream was cancelled). ``usage`` is what its ``message_start`` reported (``None`` before).
+
+    Example::
+
+        billed = sum(a.usage.input_tokens or 0 for a in stream.attempts if a.usage and a.outcome == "lost")
     """
 
     route: Route
@@ -235,7 +239,13 @@ class _Race:
 
     def failed(self, runner: _Runner, error: Exception) -> None:
         self.errors.append(error)
-        if not self.switch_on(error):
+        try:
+            switch = self.switch_on(error)
+        except Exception as e:  # a bug in the predicate ends the stream with it, never a hang
+            e.__context__ = error
+            self.fail(e)
+            return
+        if not switch:
             self.fail(error)
             return
         if self.start_next() or any(r.outcome == "running" for r in self.runners):

@@ -195,3 +195,17 @@ async def test_a_finished_fallback_stream_is_freed_without_the_cyclic_gc(servers
             assert ref() is None
         finally:
             gc.enable()
+
+
+async def test_a_switch_on_that_raises_ends_the_stream_with_its_error(servers: tuple[MockServer, ...]) -> None:
+    a, b, _ = servers
+    a.enqueue(Reply.error(529))
+
+    def broken(error: Exception) -> bool:
+        raise KeyError("bug")
+
+    async with client(a) as ca, client(b) as cb:
+        stream = fallback([ca, cb], switch_on=broken, **PARAMS)
+        with pytest.raises(KeyError):
+            await asyncio.wait_for(stream.final_message(), 10)
+    assert b.requests == []
