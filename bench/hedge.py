@@ -8,6 +8,7 @@ drawn from the same distribution: with probability ``1 - tail`` between ``--fast
 model that is slow to start.
 
 - **plain**: ``client.messages.stream(...)`` against replica A;
+- **one route**: ``rxclaude.fallback([A])``: the wrapper alone (what holding frames back costs);
 - **hedged**: ``rxclaude.fallback([A, B], hedge_after=H)``: after ``H`` seconds without
   content, the same request goes to B too; the first to send content wins, the other is closed.
 
@@ -86,6 +87,9 @@ async def one_round(args: argparse.Namespace, seed: int) -> dict[str, float]:
             plain = await run(args.requests, args.concurrency, lambda: ttft(lambda: ca.messages.stream(**PARAMS)))
 
             enqueue(a, delays(rng, args.requests, args.tail, fast, slow))
+            single = await run(args.requests, args.concurrency, lambda: ttft(lambda: rxclaude.fallback([ca], **PARAMS)))
+
+            enqueue(a, delays(rng, args.requests, args.tail, fast, slow))
             enqueue(b, delays(rng, args.requests, args.tail, fast, slow))
             streams: list[rxclaude.FallbackStream] = []
 
@@ -101,6 +105,8 @@ async def one_round(args: argparse.Namespace, seed: int) -> dict[str, float]:
     return {
         "plain_p50": pct(plain, 50),
         "plain_p99": pct(plain, 99),
+        "one_route_p50": pct(single, 50),
+        "one_route_p99": pct(single, 99),
         "hedged_p50": pct(hedged, 50),
         "hedged_p99": pct(hedged, 99),
         "extra_requests": sent / args.requests - 1,
