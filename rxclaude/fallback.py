@@ -158,6 +158,11 @@ def fallback(
     def open(
         observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
     ) -> abc.DisposableBase:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            observer.on_error(RuntimeError("rxclaude.fallback() streams run on an asyncio loop: use `async def` code"))
+            return Once()
         race = _Race(holder[0], observer, sink, chosen, params, hedge_after, switch_on)
         holder[0]._race = race
         holder.clear()  # the stream holds the race; nothing here holds the stream any more

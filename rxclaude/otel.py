@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -110,14 +111,18 @@ class OpenTelemetry:
         self._instruments = _Instruments(meter)
 
     def request(self, provider: str, params: Mapping[str, Any], betas: tuple[str, ...] = ()) -> RequestObserver | None:
-        """The observer of a request that starts now, or ``None`` when nothing would record it."""
-        attributes = _start_attributes(provider, params, betas, self.conversation_id)
-        span = self._tracer.start_span(SPAN_NAME, kind=SpanKind.CLIENT, attributes=attributes)
-        recording = span.is_recording()
-        measuring = self._meter_provider is not None or _global_meter_provider_set()
-        if not recording and not measuring:
+        """The observer of a request that starts now, or ``None`` when nothing would record it
+        (or OpenTelemetry failed: tracing never breaks a request)."""
+        try:
+            attributes = _start_attributes(provider, params, betas, self.conversation_id)
+            span = self._tracer.start_span(SPAN_NAME, kind=SpanKind.CLIENT, attributes=attributes)
+            recording = span.is_recording()
+            measuring = self._meter_provider is not None or _global_meter_provider_set()
+            if not recording and not measuring:
+                return None
+            return _Call(self, span if recording else None, params, attributes, measuring)
+        except Exception:
             return None
-        return _Call(self, span if recording else None, params, attributes, measuring)
 
     def __repr__(self) -> str:
         return f"OpenTelemetry(content={self.content}, propagation={self.propagation})"
@@ -219,15 +224,18 @@ class _Call:
         attempt, self._attempt = self._attempt, None
         if attempt is None:
             return
-        if response is not None:
-            attempt.set_attribute("http.response.status_code", response.status)
-        _fail(attempt, error)
-        attempt.end()
+        try:
+            if response is not None:
+                attempt.set_attribute("http.response.status_code", response.status)
+            _fail(attempt, error)
+        finally:
+            attempt.end()
 
     def response(self, response: Response) -> None:
         self._response = response
         if self._attempt is not None:
-            self._attempt.set_attribute("http.response.status_code", response.status)
+            with contextlib.suppress(Exception):
+                self._attempt.set_attribute("http.response.status_code", response.status)
 
     def _end_attempt(self, error: BaseException | None) -> None:
         attempt, self._attempt = self._attempt, None
