@@ -300,3 +300,41 @@ async def test_a_hedged_request_traces_each_route_and_the_losers_usage() -> None
     assert loser.attributes["gen_ai.usage.input_tokens"] == 40  # type: ignore[index]
     assert "gen_ai.response.time_to_first_chunk" not in (loser.attributes or {})
     assert winner.status.status_code is StatusCode.OK
+
+
+async def test_bedrock_eventstream_frames_are_traced_too() -> None:
+    """Bedrock's decoder hands over Frame objects (no fields lane): the other tap."""
+    from rxclaude.testing.bedrock import MockBedrockServer
+
+    t = Telemetry()
+    async with MockBedrockServer(api_key="ABSKtestBedrockApiKeyExample==", text="Hola mundo") as server:
+        client = rxclaude.BedrockClient(
+            "us-east-1", api_key="ABSKtestBedrockApiKeyExample==", base_url=server.url, open_telemetry=t.otel
+        )
+        async with client:
+            text = await client.messages.stream(
+                model="us.anthropic.claude-haiku-4-5-20251001-v1:0", max_tokens=9, messages=MESSAGES
+            ).final_text()
+    assert text == "Hola mundo"
+    call, attempts = t.finished()
+    a = dict(call.attributes or {})
+    assert a["gen_ai.provider.name"] == "aws.bedrock"
+    assert a["gen_ai.request.model"] == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert "gen_ai.response.time_to_first_chunk" in a and "gen_ai.usage.output_tokens" in a
+    assert call.status.status_code is StatusCode.OK and len(attempts) == 1
+
+
+async def test_a_tracer_that_fails_never_breaks_a_request(server: MockServer) -> None:
+    class Broken(TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            tracer = super().get_tracer(*args, **kwargs)
+
+            def start_span(*a: Any, **k: Any) -> Any:
+                raise RuntimeError("exporter down")
+
+            tracer.start_span = start_span  # type: ignore[method-assign]
+            return tracer
+
+    otel = OpenTelemetry(tracer_provider=Broken())
+    async with rxclaude.Client(api_key="k", base_url=server.url, open_telemetry=otel) as client:
+        assert await client.messages.stream(model="m", max_tokens=5, messages=MESSAGES).final_text() == "Hi there"
