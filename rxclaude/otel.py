@@ -19,7 +19,9 @@ tokens over the time from the first chunk to the end).
 Example::
 
     from opentelemetry.sdk.trace import TracerProvider
-    client = rxclaude.Client(open_telemetry=rxclaude.OpenTelemetry(tracer_provider=TracerProvider()))
+    from rxclaude.otel import OpenTelemetry
+
+    client = rxclaude.Client(open_telemetry=OpenTelemetry(tracer_provider=TracerProvider()))
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class OpenTelemetry:
 
     Example::
 
-        client = rxclaude.Client(open_telemetry=rxclaude.OpenTelemetry(content=True))
+        client = rxclaude.Client(open_telemetry=rxclaude.otel.OpenTelemetry(content=True))
     """
 
     def __init__(

@@ -55,7 +55,7 @@ class Instrumentation(Protocol):
 
     Example::
 
-        client = rxclaude.Client(open_telemetry=rxclaude.OpenTelemetry(content=True))
+        client = rxclaude.Client(open_telemetry=rxclaude.otel.OpenTelemetry(content=True))
     """
 
     def request(self, provider: str, params: Mapping[str, Any], betas: tuple[str, ...] = ()) -> RequestObserver | None:
