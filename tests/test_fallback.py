@@ -209,3 +209,18 @@ async def test_a_switch_on_that_raises_ends_the_stream_with_its_error(servers: t
         with pytest.raises(KeyError):
             await asyncio.wait_for(stream.final_message(), 10)
     assert b.requests == []
+
+
+async def test_hedging_goes_on_route_by_route_until_one_sends_content(servers: tuple[MockServer, ...]) -> None:
+    a, b, c = servers
+    a.enqueue(Reply.text("a").with_faults(stall_after=1, stall_seconds=60))
+    b.enqueue(Reply.text("b").with_faults(stall_after=1, stall_seconds=60))
+    c.enqueue(Reply.text("third time lucky"))
+    async with client(a) as ca, client(b) as cb, client(c) as cc:
+        stream = fallback([ca, cb, cc], hedge_after=0.1, **PARAMS)
+        assert await stream.final_text() == "third time lucky"
+        await a.wait_disconnect(timeout=10)
+        await b.wait_disconnect(timeout=10)
+    assert [x.outcome for x in stream.attempts] == ["lost", "lost", "won"]
+    first, second, third = (x.started for x in stream.attempts)
+    assert first < second < third and third - first >= 0.2
