@@ -82,6 +82,7 @@ class Client:
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
+        transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
         open_telemetry: spans and metrics (:mod:`rxclaude.otel`, the ``otel`` extra). ``None``:
             on when ``opentelemetry-api`` is installed (spans record once a tracer provider is
@@ -111,6 +112,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         validate: bool = True,
         open_telemetry: Instrumentation | bool | None = None,
     ) -> None:
@@ -126,7 +128,7 @@ class Client:
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
         self.instrumentation: Instrumentation | None = _instrumentation(open_telemetry)
-        self.transport = Transport(session)
+        self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
 
