@@ -56,6 +56,7 @@ from rxclaude.core.errors import (
     RateLimitError,
     RequestTimeoutError,
     RequestTooLargeError,
+    RoutesExhaustedError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
@@ -79,6 +80,7 @@ from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
@@ -92,6 +94,7 @@ from rxclaude.version import __version__
 __all__ = [
     "APIError",
     "AnthropicAWSClient",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
@@ -113,6 +116,7 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FallbackStream",
     "FileDeleted",
     "FileMetadata",
     "FilePage",
@@ -145,6 +149,8 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "Route",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",
@@ -172,9 +178,11 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "fallback",
     "operators",
     "output_format",
     "parse_frame",
     "replay",
     "sinks",
+    "switch_on_any",
 ]
