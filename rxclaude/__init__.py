@@ -63,10 +63,11 @@ from rxclaude.core.errors import (
     error_class_for,
     error_from_body,
 )
-from rxclaude.core.events import Event
+from rxclaude.core.events import Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
+from rxclaude.core.recovery import Attempt, RecoveryPolicy
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffered import BufferStats
@@ -79,6 +80,7 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
@@ -122,6 +124,8 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecoveryEvent",
+    "RecoveryPolicy",
     "Relay",
     "RequestTimeoutError",
     "RequestTooLargeError",

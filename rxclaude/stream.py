@@ -40,6 +40,7 @@ from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+import orjson
 from reactivex import Observable, abc
 from reactivex.subject import AsyncSubject
 
@@ -49,14 +50,17 @@ from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import TextDelta, ThinkingDelta
 from rxclaude.core.errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
-from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event
+from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import error_for, parse_fields_lean, parse_frame, parse_frame_lean
 from rxclaude.core.ratelimit import RateLimits
+from rxclaude.core.recovery import Attempt
 from rxclaude.operators import Broadcast
 from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.recovering import Recoverer
 from rxclaude.transport.base import Response
+from rxclaude.transport.recovery import Recovery
 
 __all__ = ["MessageStream"]
 
@@ -74,14 +78,24 @@ class MessageStream:
             message = await stream.final_message()
     """
 
-    def __init__(self, source: Observable[Frame], *, partial_mode: Any = "on") -> None:
+    def __init__(
+        self, source: Observable[Frame], *, partial_mode: Any = "on", recovery: Recovery | None = None
+    ) -> None:
         self._source: Observable[Frame] | None = source
         self._frames: Broadcast[Frame] = Broadcast()
         self._events: Broadcast[Event] = Broadcast()
         self._text: Broadcast[str] = Broadcast()
         self._thinking: Broadcast[str] = Broadcast()
         self._others: Broadcast[Event] = Broadcast()  # every event but text/thinking deltas
-        self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking, self._others)
+        self._recoveries: Broadcast[RecoveryEvent] = Broadcast()
+        self._hubs: tuple[Broadcast[Any], ...] = (
+            self._frames,
+            self._events,
+            self._text,
+            self._thinking,
+            self._others,
+            self._recoveries,
+        )
         self._raw = False  # someone subscribes to frames
         self._typed = False  # someone subscribes to events: type every frame as its event
         self._message: AsyncSubject[Message] = AsyncSubject()
@@ -91,6 +105,8 @@ class MessageStream:
         self._subscribers = 0
         self._cancelled = False
         self._finished = False
+        self._halt = False  # finished, or between a failed attempt and its recovery: drop frames
+        self._recoverer = Recoverer(recovery) if recovery is not None and recovery.policy.enabled else None
         self._error: Exception | None = None
         self._final: Message | None = None  # built once, at message_stop
         self._done = asyncio.Event() if _has_loop() else None
@@ -123,6 +139,23 @@ class MessageStream:
     def thinking(self) -> Observable[str]:
         """Thinking deltas only (empty ones skipped)."""
         return self._counted(self._thinking)
+
+    @property
+    def recoveries(self) -> Observable[RecoveryEvent]:
+        """A :class:`~rxclaude.RecoveryEvent` each time the stream recovers from a failure after
+        HTTP 200 (also in ``events``). On ``kind == "restart"`` what was shown is void: clear
+        ``len(event.discarded_text)`` characters of ``text`` and start over."""
+        return self._counted(self._recoveries)
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """The requests this stream made, in order (one unless it recovered); each with its own
+        usage. After a recovery, the usage the stream reports is their sum (what was billed)."""
+        if self._recoverer is None:
+            message = self.current_message
+            message_id = message.id if message is not None else None
+            return (Attempt(1, "first", self.request_id, message_id, self._acc.usage, self._error),)
+        return self._recoverer.attempts(self)
 
     @property
     def tool_input(self) -> Observable[ToolInput]:
@@ -170,8 +203,8 @@ class MessageStream:
     def _on_frame(self, frame: Frame) -> None:
         # The stream takes each frame in (accumulator first) before anyone sees it, raw frames
         # included: a callback reading ``current_message`` gets the state with this frame in it.
-        if self._finished:
-            if self._raw:
+        if self._halt:
+            if self._raw and self._finished:
                 self._frames.on_next(frame)  # after message_stop raw frames still flow
             return
         try:
@@ -204,6 +237,9 @@ class MessageStream:
             error = error_for(event, status_code=self.status or 200)
             if error.request_id is None:
                 error.request_id = self.request_id
+        elif type(event) is RecoveryEvent:  # (from a recovery here, or replayed / relayed)
+            self._on_recovery(event, frame)
+            return
         else:
             try:
                 self._acc.feed(event)
@@ -234,7 +270,7 @@ class MessageStream:
         # The request's decoder hands over each frame as its fields (``SSEDecoder.push_fields``),
         # so while no one needs Frame objects (no ``frames`` subscriber) none is built for a
         # plain delta: the lean route of ``_on_frame``, one step earlier.
-        if self._raw or self._typed or self._finished:
+        if self._raw or self._typed or self._halt:
             self._on_frame(Frame(event, data.decode("utf-8", "replace"), id, retry))
             return
         try:
@@ -252,16 +288,25 @@ class MessageStream:
             return
         self._on_event(cast(Event, lean), None)
 
+    def _on_recovery(self, event: RecoveryEvent, frame: Frame | None) -> None:
+        self._acc.feed(event)  # a restart empties it: the reply starts over
+        if self._raw:
+            self._frames.on_next(frame if frame is not None else Frame("recovery", _dumps(event.to_dict())))
+        self._events.on_next(event)
+        self._recoveries.on_next(event)
+
     def _fail(self, error: Exception) -> None:
         if self._finished:
             self._frames.on_error(error)  # after message_stop only raw frames still flow
+            return
+        if self._recoverer is not None and self._recoverer.recover(self, error):
             return
         if isinstance(error, RxClaudeError) and error.partial is None:
             try:
                 error.partial = self.current_message
             except Exception:  # pragma: no cover - the partial is a courtesy; ending must not fail
                 pass
-        self._finished = True
+        self._finished = self._halt = True
         self._error = error
         self._connection_dispose()
         try:
@@ -272,6 +317,11 @@ class MessageStream:
             self._signal_done()
 
     def _on_completed(self) -> None:
+        recoverer = self._recoverer
+        if recoverer is not None and not self._finished and not self._acc.done:
+            cut = IncompleteStreamError("the stream ended before message_stop")
+            if recoverer.recover(self, cut):
+                return
         self._frames.on_completed()
         if self._finished:
             return
@@ -287,7 +337,7 @@ class MessageStream:
             self._fail(_untraced(e))
             return
         self._final = message
-        self._finished = True
+        self._finished = self._halt = True
         try:
             for hub in self._hubs[1:]:  # raw frames go on until the body ends (_on_completed)
                 hub.on_completed()
@@ -309,13 +359,18 @@ class MessageStream:
                 self._done = asyncio.Event()
             source, intake = self._source, cast(abc.ObserverBase[Frame], _Intake(self))
             self._source = None  # subscribed once (a re-entrant call returns); no cycle through it
-            if isinstance(source, DirectObservable):
-                self._connection = source.attach(intake)
-            else:
-                self._connection = source.subscribe(intake)
+            if self._recoverer is not None:
+                self._recoverer.watch(intake)
+            self._attach(source, intake)
             if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
                 self._connection_dispose()
         return self
+
+    def _attach(self, source: Observable[Frame], intake: abc.ObserverBase[Frame]) -> None:
+        if isinstance(source, DirectObservable):
+            self._connection = source.attach(intake)
+        else:
+            self._connection = source.subscribe(intake)
 
     @property
     def started(self) -> bool:
@@ -337,7 +392,7 @@ class MessageStream:
             return
         self._cancelled = True
         self._connection_dispose()
-        self._finished = True
+        self._finished = self._halt = True
         error = StreamCancelledError("the stream was cancelled", partial=self.current_message)
         self._error = error
         try:
@@ -635,13 +690,17 @@ class _Intake:
     SSE decoder's fields (``SSEDecoder.push_fields``), so no Frame is built unless one is needed.
     """
 
-    __slots__ = ("on_completed", "on_error", "on_fields", "on_next")
+    __slots__ = ("__weakref__", "on_completed", "on_error", "on_fields", "on_next")
 
     def __init__(self, stream: MessageStream) -> None:
         self.on_next = stream._on_frame
         self.on_fields = stream._on_fields  # the transport's Frame-free lane (Transport._pump)
         self.on_error = stream._fail
         self.on_completed = stream._on_completed
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _report(error: Exception, message: str) -> None:

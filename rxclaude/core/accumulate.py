@@ -50,6 +50,7 @@ from rxclaude.core.events import (
     MessageStartEvent,
     MessageStopEvent,
     PingEvent,
+    RecoveryEvent,
     UnknownEvent,
 )
 from rxclaude.core.message import Message, Usage
@@ -265,6 +266,10 @@ class MessageAccumulator:
         self.done = False
         self.events = 0
 
+    def reset(self) -> None:
+        """Forget everything: the reply starts over (a ``restart`` :class:`RecoveryEvent`)."""
+        self.__init__(partial_mode=self._mode)  # type: ignore[misc]
+
     @property
     def started(self) -> bool:
         """Whether ``message_start`` has arrived."""
@@ -300,7 +305,7 @@ class MessageAccumulator:
             if t is MessageStartEvent:
                 self._begin(event)  # type: ignore[arg-type]
                 return
-            if t is ErrorEvent or t is PingEvent or t is UnknownEvent:
+            if t is ErrorEvent or t is PingEvent or t is UnknownEvent or t is RecoveryEvent:
                 return  # liveness and provider extras (e.g. Vertex's vertex_event) may come first
             raise EventOrderError(f'Unexpected event order, got {event.type} before "message_start"')
         if t is ContentBlockStartEvent:
@@ -318,6 +323,8 @@ class MessageAccumulator:
             self._message_delta(event)  # type: ignore[arg-type]
         elif t is MessageStopEvent:
             self.done = True
+        elif t is RecoveryEvent and event.restart:  # type: ignore[union-attr]
+            self.reset()
 
     def _begin(self, event: MessageStartEvent) -> None:
         m = event.message
