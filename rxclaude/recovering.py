@@ -78,6 +78,7 @@ class Recoverer:
         self._splicer: Splicer | None = None
         self._prior = Usage()  # the failed attempts' usage, summed
         self._timer: asyncio.TimerHandle | None = None
+        self._completed = False  # ended without another request (see _complete)
 
     # -- the record -------------------------------------------------------------------------------
 
@@ -94,6 +95,8 @@ class Recoverer:
 
     def attempts(self, host: RecoveryHost) -> tuple[Attempt, ...]:
         """Every attempt so far, the current one last."""
+        if self._completed:
+            return tuple(self._done)
         message_id, usage = self._own(host)
         error = getattr(host, "_error", None)
         return (*self._done, Attempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
@@ -103,7 +106,7 @@ class Recoverer:
     def recover(self, host: RecoveryHost, error: Exception) -> bool:
         """Recover ``host`` from ``error`` if the policy allows; ``False``: it fails with it."""
         rec = self.recovery
-        if host._finished or len(self._done) >= rec.max_recoveries:
+        if host._finished or self._completed or len(self._done) >= rec.max_recoveries:
             return False
         refused = self._kind == "continue" and is_prefill_refusal(error)
         if refused:
@@ -119,6 +122,8 @@ class Recoverer:
         else:
             kind = policy.after_content
         prefill: Prefill | None = None
+        if kind == "continue" and host._acc.stop_reason is not None:
+            return self._complete(host, error)  # only message_stop was lost: nothing to ask for
         if kind == "continue":
             message = host.current_message
             made = prefill_for(message, _open_index(host._acc.blocks)) if message is not None else "nothing"
@@ -160,6 +165,17 @@ class Recoverer:
         delay = rec.delay(len(self._done) - 1, host.headers)
         self._timer = loop.call_later(delay, self._reconnect, host, message_param)
         host._connection = Once(self._cancel_timer)  # cancel() in the pause stops the next attempt
+        return True
+
+    def _complete(self, host: RecoveryHost, error: Exception) -> bool:
+        """End a reply whose ``message_delta`` (stop reason, usage) arrived, with no request."""
+        message_id, usage = self._own(host)
+        self._done.append(Attempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
+        self._completed = True
+        _inert(self._intake() if self._intake is not None else None)
+        host._connection_dispose()
+        host._on_recovery(RecoveryEvent("continue", len(self._done), _error_dict(error)), None)
+        host._on_frame(Frame("message_stop", '{"type":"message_stop"}'))
         return True
 
     def _cancel_timer(self) -> None:

@@ -246,9 +246,12 @@ class MessageStream:
             except Exception as e:  # events out of order
                 error = _untraced(e)
         if error is not None:
+            recoverer = self._recoverer
+            if recoverer is not None and recoverer.recover(self, error):
+                return  # (a recovered error's frame is not passed on: its RecoveryEvent says it)
             if self._raw and frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
-            self._fail(error)
+            self._fail(error, recover=False)
             return
         if self._raw and frame is not None:
             self._frames.on_next(frame)
@@ -295,11 +298,11 @@ class MessageStream:
         self._events.on_next(event)
         self._recoveries.on_next(event)
 
-    def _fail(self, error: Exception) -> None:
+    def _fail(self, error: Exception, recover: bool = True) -> None:
         if self._finished:
             self._frames.on_error(error)  # after message_stop only raw frames still flow
             return
-        if self._recoverer is not None and self._recoverer.recover(self, error):
+        if recover and self._recoverer is not None and self._recoverer.recover(self, error):
             return
         if isinstance(error, RxClaudeError) and error.partial is None:
             try:

@@ -304,6 +304,7 @@ class Splicer:
     __slots__ = (
         "_announced",
         "_base",
+        "_held",
         "_open",
         "_pending",
         "_prior",
@@ -334,6 +335,7 @@ class Splicer:
         self._announced = announced
         self._shift = 0  # +1 once a continuation that did not start with text closed the open block
         self._swallowed: list[tuple[str, dict[str, Any]]] = []
+        self._held: dict[str, Any] | None = None
         self.diverged = False
         self.message_id: str | None = None
         self.usage = Usage()
@@ -379,26 +381,39 @@ class Splicer:
                 return [e for n, d in (*swallowed, (name, data)) for e in self.feed(n, d)]
             return [(name, data)]
         # continue
-        if name == "content_block_start" and index == 0 and self._open:
+        if name == "content_block_start" and index == 0:
             block = data.get("content_block")
-            if isinstance(block, dict) and block.get("type") == "text" and not block.get("text"):
-                return []  # the continuation goes on in the open block
-            out.append(("content_block_stop", {"type": "content_block_stop", "index": self._base}))
-            self._open, self._shift, self._pending = False, 1, ""
+            is_text = isinstance(block, dict) and block.get("type") == "text" and not block.get("text")
+            if self._open:
+                if is_text:
+                    return []  # the continuation goes on in the open block
+                out.append(("content_block_stop", {"type": "content_block_stop", "index": self._base}))
+                self._open, self._shift, self._pending = False, 1, ""
+            elif is_text:
+                self._held = data  # shown once it has text: it may only end the finished block
+                return []
         mapped = self._base + self._shift + index
-        if name == "content_block_delta" and self._pending and index == 0:
+        if name == "content_block_delta" and index == 0:
             delta = data.get("delta")
-            if isinstance(delta, dict) and delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
-                text = delta["text"]
-                n, pending = 0, self._pending
-                while n < len(text) and n < len(pending) and text[n] == pending[n]:
-                    n += 1
-                self._pending = pending[n:] if n == len(text) else ""
-                if n:
-                    text = text[n:]
-                    if not text:
-                        return out
-                    data = {**data, "delta": {**delta, "text": text}}
+            if self._pending and isinstance(delta, dict) and delta.get("type") == "text_delta":
+                text = delta.get("text")
+                if isinstance(text, str):
+                    n, pending = 0, self._pending
+                    while n < len(text) and n < len(pending) and text[n] == pending[n]:
+                        n += 1
+                    self._pending = pending[n:] if n == len(text) else ""
+                    if n:
+                        if n == len(text):
+                            return out  # already shown
+                        data = {**data, "delta": {**delta, "text": text[n:]}}
+            if self._held is not None:
+                if isinstance(delta, dict) and delta.get("type") == "text_delta" and not delta.get("text"):
+                    return out
+                out.append(("content_block_start", {**self._held, "index": mapped}))
+                self._held = None
+        elif name == "content_block_stop" and index == 0 and self._held is not None:
+            self._held, self._shift = None, self._shift - 1  # an empty continuation: no block
+            return out
         if mapped != index:
             data = {**data, "index": mapped}
         out.append((name, data))

@@ -18,6 +18,7 @@ Streams without a server (benchmarks)::
 """
 
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
+from rxclaude.testing.failures import FAILURES, fail_at, first_content_frame
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
 from rxclaude.testing.server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
@@ -36,6 +37,7 @@ from rxclaude.testing.sse import (
     synthesize_events,
     synthesize_frames,
 )
+from rxclaude.testing.turns import THINKING_DROPPED, TurnChecker, continue_frames, prefill_blocks
 from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 
 __all__ = [
@@ -44,8 +46,10 @@ __all__ = [
     "DEFAULT_ERROR_MESSAGES",
     "ERROR_STATUS",
     "ERROR_TYPES",
+    "FAILURES",
     "PING_FRAME",
     "SERVER_KEY",
+    "THINKING_DROPPED",
     "FrameEncoder",
     "Faults",
     "MockBedrockServer",
@@ -56,16 +60,21 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "StoredFile",
+    "TurnChecker",
     "UploadRecord",
     "VERTEX_EVENT",
     "VertexMockState",
     "accumulate",
     "add_bedrock_routes",
     "add_vertex_routes",
+    "continue_frames",
     "events_from_sse",
+    "fail_at",
+    "first_content_frame",
     "frame_event",
     "make_id",
     "parse_sse",
+    "prefill_blocks",
     "request_text",
     "split_frames",
     "split_text",

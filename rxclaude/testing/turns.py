@@ -202,6 +202,8 @@ def continue_frames(frames: Sequence[bytes], prefill: list[dict[str, Any]]) -> l
             event = {**event, "index": index - k}
             if index == k and t == "content_block_delta":
                 delta = event.get("delta") or {}
+                if skip and delta.get("type") != "text_delta":
+                    continue  # (a citation of the prefill's text: already sent)
                 text = delta.get("text", "")
                 if skip:
                     cut = min(skip, len(text))
