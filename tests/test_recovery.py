@@ -569,7 +569,7 @@ async def _run(path: Path, policy: str, how: str, point: float, chunk: int | Non
                 assert n <= delivered_before or how == "reset"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     index=st.integers(min_value=0, max_value=len(RECORDINGS) - 1),
     policy=st.sampled_from(["fail", "continue", "restart"]),
