@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import json
 import random
 import statistics
@@ -168,7 +169,7 @@ def main() -> None:
         )
     # the noise: how far apart two rounds of the same code are
     if len(base_long) > 1:
-        pairs = list(zip(base_long, base_long[1:], strict=False))
+        pairs = list(itertools.pairwise(base_long))
         spread = statistics.median(abs(a - b) / statistics.median(base_long) for a, b in pairs)
         print(f"noise: consecutive 'before' rounds differ by a median {spread:.1%} (long)")
 

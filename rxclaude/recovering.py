@@ -257,7 +257,7 @@ def _inert(intake: Any) -> None:
     if isinstance(intake, _Spliced):
         intake.dead = True
         return
-    for name in ("on_next", "on_error", "on_completed"):
+    for name in ("on_next", "on_fields", "on_error", "on_completed"):
         setattr(intake, name, _noop)
 
 

@@ -229,9 +229,7 @@ def test_splice_shifts_later_blocks_and_sums_usage() -> None:
         "content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use"}}
     )
     assert out[0][1]["index"] == 3
-    ((name, data),) = splicer.feed(
-        "message_delta", {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 7}}
-    )
+    ((_, data),) = splicer.feed("message_delta", {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 7}})
     assert data["usage"] == {"output_tokens": 11, "input_tokens": 10}
     assert splicer.usage.output_tokens == 7 and splicer.usage.input_tokens == 12
     assert add_usage(Usage(input_tokens=1), Usage(output_tokens=2)) == Usage(input_tokens=1, output_tokens=2)
@@ -542,7 +540,7 @@ async def _run(path: Path, policy: str, how: str, point: float, chunk: int | Non
                     message = await within(stream.final_message(), 30)
                 except rxclaude.RxClaudeError as e:
                     # only "before content" may give up, and only once content was shown
-                    assert policy == "fail" and log.text == "" or policy == "fail", (policy, e)
+                    assert (policy == "fail" and log.text == "") or policy == "fail", (policy, e)
                     assert policy == "fail" and stream.attempts[-1].error is e
                     message = None
             await within(server.wait_idle())
