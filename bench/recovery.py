@@ -169,9 +169,10 @@ def main() -> None:
         )
     # the noise: how far apart two rounds of the same code are
     if len(base_long) > 1:
-        pairs = list(itertools.pairwise(base_long))
-        spread = statistics.median(abs(a - b) / statistics.median(base_long) for a, b in pairs)
-        print(f"noise: consecutive 'before' rounds differ by a median {spread:.1%} (long)")
+        for name, values in (("long", base_long), ("short", base_short)):
+            pairs = list(itertools.pairwise(values))
+            spread = statistics.median(abs(a - b) / statistics.median(values) for a, b in pairs)
+            print(f"noise ({name}): consecutive 'before' rounds differ by a median {spread:.1%}")
 
 
 if __name__ == "__main__":

@@ -585,3 +585,22 @@ def test_every_recording_survives_a_failure_at_any_point(
         chunk = 4096  # (byte-sized writes of a 250 KB recording only make the test slow)
     asyncio.run(_run(path, policy, how, point, chunk))
     gc.collect()
+
+
+@pytest.mark.parametrize(("policy", "at"), [("fail", 0), ("fail", "before_content"), ("continue", 6)])
+async def test_the_official_sdk_reads_a_recovered_relay(server: MockServer, policy: str, at: Any) -> None:
+    anthropic = pytest.importorskip("anthropic")
+    server.enqueue(fail_at(Reply.text(TEXT), at), Reply.text(TEXT))
+    async with client_for(server, recovery=policy) as client:
+        stream = client.messages.stream(**params())
+        relay = rxclaude.Relay(stream.frames)
+        async with relay.serve() as url:
+            async with stream:
+                await within(stream.final_message())
+            sdk = anthropic.AsyncAnthropic(api_key="relay", base_url=url, max_retries=0)
+            async with sdk.messages.stream(**params()) as relayed:
+                text = "".join([t async for t in relayed.text_stream])
+                message = await within(relayed.get_final_message())
+            await sdk.close()
+        await relay.aclose()
+    assert text == TEXT and message.content[0].text == TEXT
