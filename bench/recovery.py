@@ -9,6 +9,8 @@ server process, and reports the client's CPU time (``time.process_time``):
   long  -- streams of ``--deltas`` text deltas: CPU per event (``.text`` + ``final_message()``)
   short -- ``--small`` streams of a 3-delta reply, one after another: CPU per stream (the setup a
            recovery policy adds: the Recovery object, the extra hub, the checks at the end)
+  setup -- building ``20 * --small`` streams without sending them: the part of ``short`` a
+           policy can change, without the loopback I/O's noise
 
 Run:  python bench/recovery.py [--base main] [--rounds 7] [--deltas 10000] [--streams 10] [--small 300]
 """
@@ -73,6 +75,12 @@ async def child(url: str, small_url: str, recovery: str, streams: int, small: in
         for _ in range(small):
             await one(client)
         out["short_us"] = (time.process_time() - t0) * 1e6 / small
+        # the setup alone, no I/O: building a stream (body encoded and validated, views, policy)
+        n = small * 20
+        t0 = time.process_time()
+        for _ in range(n):
+            client.messages.stream(**PARAMS)
+        out["setup_us"] = (time.process_time() - t0) * 1e6 / n
     return out
 
 
@@ -150,26 +158,31 @@ def main() -> None:
 
     base_long = [x["long_ms"] for x in results["base"]]
     base_short = [x["short_us"] for x in results["base"]]
-    print(f"{args.rounds} rounds; long = {args.deltas} deltas (CPU ms/stream), short = 3-delta streams (CPU µs/stream)")
-    print(f"{'variant':<22} {'long ms':>9} {'range':>15} {'vs base':>8}   {'short µs':>9} {'range':>15} {'vs base':>8}")
+    base_setup = [x["setup_us"] for x in results["base"]]
+    print(f"{args.rounds} rounds; CPU per stream: long = {args.deltas} deltas (ms), short = 3 deltas (µs), setup (µs)")
+    print(
+        f"{'variant':<22} {'long ms':>8} {'range':>13} {'ratio':>6}  {'short µs':>8} {'range':>9} {'ratio':>6}"
+        f"  {'setup µs':>8} {'range':>11} {'ratio':>6}"
+    )
+    labels = {
+        "base": f"before ({args.base})",
+        "off": "after, recovery=False",
+        "default": "after, default",
+        "continue": "after, continue",
+    }
     for v in variants:
-        longs = [x["long_ms"] for x in results[v]]
-        shorts = [x["short_us"] for x in results[v]]
-        label = {
-            "base": f"before ({args.base})",
-            "off": "after, recovery=False",
-            "default": "after, default",
-            "continue": "after, continue",
-        }[v]
-        print(
-            f"{label:<22} {statistics.median(longs):9.2f} {min(longs):7.2f}–{max(longs):<7.2f}"
-            f" {statistics.median(longs) / statistics.median(base_long):8.3f}"
-            f"   {statistics.median(shorts):9.0f} {min(shorts):7.0f}–{max(shorts):<7.0f}"
-            f" {statistics.median(shorts) / statistics.median(base_short):8.3f}"
-        )
-    # the noise: how far apart two rounds of the same code are
+        row = []
+        for key, base, fmt in (
+            ("long_ms", base_long, ".2f"),
+            ("short_us", base_short, ".0f"),
+            ("setup_us", base_setup, ".1f"),
+        ):
+            values = [x[key] for x in results[v]]
+            med = statistics.median(values)
+            row.append(f"{med:8{fmt}} {min(values):{fmt}}–{max(values):<{fmt}} {med / statistics.median(base):6.3f}")
+        print(f"{labels[v]:<22} " + "  ".join(row))
     if len(base_long) > 1:
-        for name, values in (("long", base_long), ("short", base_short)):
+        for name, values in (("long", base_long), ("short", base_short), ("setup", base_setup)):
             pairs = list(itertools.pairwise(values))
             spread = statistics.median(abs(a - b) / statistics.median(values) for a, b in pairs)
             print(f"noise ({name}): consecutive 'before' rounds differ by a median {spread:.1%}")

@@ -155,23 +155,12 @@ class Client:
         """A stream's :class:`Recovery`: the same request again, or with a prefill appended."""
         if not policy.enabled:
             return None
-        messages = params.get("messages")
-        last = messages[-1] if isinstance(messages, Sequence) and messages else None
-        ends_with_assistant = isinstance(last, Mapping) and last.get("role") == "assistant"
 
         def again(prefill: Mapping[str, Any] | None, on_response: Callable[[Response], None]) -> Observable[Frame]:
             request = params if prefill is None else {**params, "messages": [*params["messages"], prefill]}
             return self._frames(request, on_response=on_response)
 
-        model = params.get("model")
-        return Recovery(
-            policy,
-            again,
-            retry=self.retry,
-            model=model if isinstance(model, str) else "",
-            ends_with_assistant=ends_with_assistant,
-            refused=self._prefill_refused,
-        )
+        return Recovery(policy, again, retry=self.retry, params=params, refused=self._prefill_refused)
 
     async def close(self) -> None:
         """Cancel running requests and close the connection pool."""

@@ -21,7 +21,7 @@ from reactivex import Observable, abc
 
 from rxclaude.core.accumulate import BlockState, MessageAccumulator
 from rxclaude.core.blocks import TOOL_INPUT_BLOCKS, TextBlock, ThinkingBlock
-from rxclaude.core.errors import APIError
+from rxclaude.core.errors import APIError, BadRequestError
 from rxclaude.core.events import RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, Usage
@@ -70,9 +70,9 @@ class RecoveryHost(Protocol):
 class Recoverer:
     """Recovers one stream per its :class:`~rxclaude.transport.recovery.Recovery`."""
 
-    def __init__(self, recovery: Recovery) -> None:
+    def __init__(self, recovery: Recovery, intake: weakref.ref[Any] | None = None) -> None:
         self.recovery = recovery
-        self._intake: weakref.ref[Any] | None = None  # the current attempt's observer (no cycle)
+        self._intake = intake  # the current attempt's observer (made inert if it fails; no cycle)
         self._done: list[Attempt] = []
         self._kind = "first"
         self._splicer: Splicer | None = None
@@ -108,8 +108,10 @@ class Recoverer:
         rec = self.recovery
         if host._finished or self._completed or len(self._done) >= rec.max_recoveries:
             return False
-        refused = self._kind == "continue" and is_prefill_refusal(error)
-        if refused:
+        # the API refused our prefill (Claude 4.6+: "does not support assistant message prefill",
+        # or anything else it found wrong in it): fall back, as the policy says
+        refused = self._kind == "continue" and isinstance(error, BadRequestError)
+        if refused and is_prefill_refusal(error):
             rec.prefill_refused()
         elif not recoverable(error):
             return False
@@ -176,6 +178,7 @@ class Recoverer:
         host._connection_dispose()
         host._on_recovery(RecoveryEvent("continue", len(self._done), _error_dict(error)), None)
         host._on_frame(Frame("message_stop", '{"type":"message_stop"}'))
+        host._on_completed()  # (raw frames end with the body; this attempt's will not come)
         return True
 
     def _cancel_timer(self) -> None:

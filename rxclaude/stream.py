@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -106,7 +107,9 @@ class MessageStream:
         self._cancelled = False
         self._finished = False
         self._halt = False  # finished, or between a failed attempt and its recovery: drop frames
-        self._recoverer = Recoverer(recovery) if recovery is not None and recovery.policy.enabled else None
+        self._recovery = recovery if recovery is not None and recovery.policy.enabled else None
+        self._recoverer: Recoverer | None = None  # made at the first failure (nothing on the happy path)
+        self._intake: weakref.ref[_Intake] | None = None  # (for the recoverer: no cycle through it)
         self._error: Exception | None = None
         self._final: Message | None = None  # built once, at message_stop
         self._done = asyncio.Event() if _has_loop() else None
@@ -151,7 +154,7 @@ class MessageStream:
     def attempts(self) -> tuple[Attempt, ...]:
         """The requests this stream made, in order (one unless it recovered); each with its own
         usage. After a recovery, the usage the stream reports is their sum (what was billed)."""
-        if self._recoverer is None:
+        if self._recoverer is None:  # no failure recovered from
             message = self.current_message
             message_id = message.id if message is not None else None
             return (Attempt(1, "first", self.request_id, message_id, self._acc.usage, self._error),)
@@ -255,8 +258,7 @@ class MessageStream:
             except Exception as e:  # events out of order
                 error = _untraced(e)
         if error is not None:
-            recoverer = self._recoverer
-            if recoverer is not None and recoverer.recover(self, error):
+            if self._recovery is not None and self._recover(error):
                 return  # (a recovered error's frame is not passed on: its RecoveryEvent says it)
             if self._raw and frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
@@ -285,11 +287,19 @@ class MessageStream:
         self._events.on_next(event)
         self._recoveries.on_next(event)
 
+    def _recover(self, error: Exception) -> bool:
+        """Recover from a failure after HTTP 200 if the policy allows (:mod:`rxclaude.recovering`)."""
+        recoverer = self._recoverer
+        if recoverer is None:
+            assert self._recovery is not None
+            recoverer = self._recoverer = Recoverer(self._recovery, self._intake)
+        return recoverer.recover(self, error)
+
     def _fail(self, error: Exception, recover: bool = True) -> None:
         if self._finished:
             self._frames.on_error(error)  # after message_stop only raw frames still flow
             return
-        if recover and self._recoverer is not None and self._recoverer.recover(self, error):
+        if recover and self._recovery is not None and self._recover(error):
             return
         if isinstance(error, RxClaudeError) and error.partial is None:
             try:
@@ -307,11 +317,13 @@ class MessageStream:
             self._signal_done()
 
     def _on_completed(self) -> None:
-        recoverer = self._recoverer
-        if recoverer is not None and not self._finished and not self._acc.done:
-            cut = IncompleteStreamError("the stream ended before message_stop")
-            if recoverer.recover(self, cut):
-                return
+        if (
+            self._recovery is not None
+            and not self._finished
+            and not self._acc.done
+            and self._recover(IncompleteStreamError("the stream ended before message_stop"))
+        ):
+            return
         self._frames.on_completed()
         if self._finished:
             return
@@ -349,8 +361,8 @@ class MessageStream:
                 self._done = asyncio.Event()
             source, intake = self._source, _Intake(self)
             self._source = None  # subscribed once (a re-entrant call returns); no cycle through it
-            if self._recoverer is not None:
-                self._recoverer.watch(intake)
+            if self._recovery is not None:
+                self._intake = weakref.ref(intake)
             self._attach(source, intake)
             if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
                 self._connection_dispose()

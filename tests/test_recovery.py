@@ -604,3 +604,19 @@ async def test_the_official_sdk_reads_a_recovered_relay(server: MockServer, poli
             await sdk.close()
         await relay.aclose()
     assert text == TEXT and message.content[0].text == TEXT
+
+
+async def test_a_lost_message_stop_is_completed_without_a_request(server: MockServer, tmp_path: Path) -> None:
+    reply = Reply.text(TEXT)
+    last = len(reply.frames(params())) - 1  # everything but message_stop
+    server.enqueue(fail_at(reply, last, "reset", request=params()))
+    async with client_for(server, recovery="continue") as client:
+        stream = client.messages.stream(**params())
+        log = Log(stream)
+        recording = rxclaude.sinks.record(stream.frames, tmp_path / "run.jsonl")
+        async with stream:
+            message = await within(stream.final_message())
+        assert await within(recording) == len(log.frames)  # the raw frames ended too
+    assert message.text == TEXT and message.stop_reason == "end_turn" and not message.incomplete
+    assert len(server.requests) == 1 and [n.kind for n in log.notices] == ["continue"]
+    assert [a.kind for a in stream.attempts] == ["first"] and stream.attempts[0].error is not None

@@ -155,9 +155,9 @@ class RecoveryPolicy:
         if isinstance(value, RecoveryPolicy):
             return value
         if value is None or value is True:
-            return cls()
+            return _DEFAULT
         if value is False:
-            return cls(before_content=False)
+            return _OFF
         if value in ("fail", "continue", "restart"):
             return cls(after_content=value)  # type: ignore[arg-type]
         raise ValueError(f"recovery must be a RecoveryPolicy, a bool, 'fail', 'continue' or 'restart', not {value!r}")
@@ -166,6 +166,10 @@ class RecoveryPolicy:
     def enabled(self) -> bool:
         """Whether any recovery can happen."""
         return self.before_content or self.after_content != "fail"
+
+
+_DEFAULT = RecoveryPolicy()
+_OFF = RecoveryPolicy(before_content=False)
 
 
 @dataclass(frozen=True, slots=True)

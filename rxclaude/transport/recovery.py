@@ -7,7 +7,7 @@ The splice itself is sans-I/O (:mod:`rxclaude.core.recovery`); the stream drives
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableSet
+from collections.abc import Callable, Mapping, MutableSet, Sequence
 from typing import Any
 
 from reactivex import Observable
@@ -25,6 +25,10 @@ AttemptSource = Callable[["Mapping[str, Any] | None", Callable[[Response], None]
 its response head to ``on_response``."""
 
 
+_RETRY = RetryPolicy()
+_NO_PARAMS: Mapping[str, Any] = {}
+
+
 class Recovery:
     """A stream's recovery: the policy, how to request again, and what the model accepts.
 
@@ -33,34 +37,47 @@ class Recovery:
         source: ``source(prefill)`` sends the request again (see :data:`AttemptSource`).
         retry: the backoff between attempts (``retry-after`` honoured) and, unless the policy
             says otherwise, the number of recoveries (``max_retries``).
-        model: the request's model (decides whether a prefill is worth trying).
-        ends_with_assistant: the request already ends with an assistant prefill (``continue``
-            then falls back: the partial reply would have to be merged into it).
+        params: the request (its model decides whether a prefill is worth trying).
         refused: models that refused a prefill before (shared by a client; one refusal is
             enough to stop trying).
 
     Example:
-        >>> r = Recovery(RecoveryPolicy.of("continue"), lambda prefill, on_response: None, model="claude-opus-4-7")
+        >>> r = Recovery(RecoveryPolicy.of("continue"), lambda prefill, on_response: None,
+        ...              params={"model": "claude-opus-4-7", "messages": []})
         >>> r.accepts_prefill, r.max_recoveries
         (False, 2)
     """
+
+    __slots__ = ("_params", "policy", "refused", "retry", "source")
 
     def __init__(
         self,
         policy: RecoveryPolicy,
         source: AttemptSource,
         *,
-        retry: RetryPolicy = RetryPolicy(),
-        model: str = "",
-        ends_with_assistant: bool = False,
+        retry: RetryPolicy = _RETRY,
+        params: Mapping[str, Any] = _NO_PARAMS,
         refused: MutableSet[str] | None = None,
     ) -> None:
         self.policy = policy
         self.source = source
         self.retry = retry
-        self.model = model
-        self.ends_with_assistant = ends_with_assistant
+        self._params = params  # read only when a recovery needs it: nothing on the happy path
         self.refused: MutableSet[str] = refused if refused is not None else set()
+
+    @property
+    def model(self) -> str:
+        """The request's model."""
+        model = self._params.get("model")
+        return model if isinstance(model, str) else ""
+
+    @property
+    def ends_with_assistant(self) -> bool:
+        """Whether the request already ends with an assistant prefill (then ``continue`` falls
+        back: the partial reply would have to be merged into it)."""
+        messages = self._params.get("messages")
+        last = messages[-1] if isinstance(messages, Sequence) and messages else None
+        return isinstance(last, Mapping) and last.get("role") == "assistant"
 
     @property
     def max_recoveries(self) -> int:
