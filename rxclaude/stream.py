@@ -88,15 +88,8 @@ class MessageStream:
         self._text: Broadcast[str] = Broadcast()
         self._thinking: Broadcast[str] = Broadcast()
         self._others: Broadcast[Event] = Broadcast()  # every event but text/thinking deltas
-        self._recoveries: Broadcast[RecoveryEvent] = Broadcast()
-        self._hubs: tuple[Broadcast[Any], ...] = (
-            self._frames,
-            self._events,
-            self._text,
-            self._thinking,
-            self._others,
-            self._recoveries,
-        )
+        self._recoveries: Broadcast[RecoveryEvent] | None = None  # made when first wanted
+        self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking, self._others)
         self._raw = False  # someone subscribes to frames
         self._typed = False  # someone subscribes to events: type every frame as its event
         self._message: AsyncSubject[Message] = AsyncSubject()
@@ -148,7 +141,16 @@ class MessageStream:
         """A :class:`~rxclaude.RecoveryEvent` each time the stream recovers from a failure after
         HTTP 200 (also in ``events``). On ``kind == "restart"`` what was shown is void: clear
         ``len(event.discarded_text)`` characters of ``text`` and start over."""
-        return self._counted(self._recoveries)
+        hub = self._recoveries
+        if hub is None:
+            hub = self._recoveries = Broadcast()
+            self._hubs = (*self._hubs, hub)
+            if self._finished:  # a late subscriber gets the end at once, as on the other streams
+                if self._error is not None and not self._cancelled:
+                    hub.on_error(self._error)
+                else:
+                    hub.on_completed()
+        return self._counted(hub)
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
@@ -285,7 +287,8 @@ class MessageStream:
         if self._raw:
             self._frames.on_next(frame if frame is not None else Frame("recovery", _dumps(event.to_dict())))
         self._events.on_next(event)
-        self._recoveries.on_next(event)
+        if self._recoveries is not None:
+            self._recoveries.on_next(event)
 
     def _recover(self, error: Exception) -> bool:
         """Recover from a failure after HTTP 200 if the policy allows (:mod:`rxclaude.recovering`)."""

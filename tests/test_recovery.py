@@ -620,3 +620,24 @@ async def test_a_lost_message_stop_is_completed_without_a_request(server: MockSe
     assert message.text == TEXT and message.stop_reason == "end_turn" and not message.incomplete
     assert len(server.requests) == 1 and [n.kind for n in log.notices] == ["continue"]
     assert [a.kind for a in stream.attempts] == ["first"] and stream.attempts[0].error is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    # (a tool call cut by max_tokens: the stream keeps its partial input, the wire's reference {})
+    [p for p in RECORDINGS if p.name != "sdk-max-tokens-partial-tool-json.sse"],
+    ids=lambda p: p.name,
+)
+def test_to_param_is_the_api_s_content_on_every_recording(path: Path) -> None:
+    from rxclaude.testing import accumulate, events_from_sse
+
+    def present(block: dict[str, Any]) -> dict[str, Any]:  # a null field is an absent one (Optional)
+        return {k: v for k, v in block.items() if v is not None}
+
+    wire = accumulate(events_from_sse(path.read_bytes()))["content"]
+    turn = EXPECTED[path.name].to_param()
+    assert turn["role"] == "assistant" and [b["type"] for b in turn["content"]] == [b["type"] for b in wire]
+    for mine, theirs in zip(turn["content"], wire, strict=True):
+        assert present(mine) == present(theirs)  # every field, thinking and signatures to the byte
+        for key in ("thinking", "signature", "data"):
+            assert mine.get(key) == theirs.get(key)
