@@ -100,7 +100,7 @@ class MessageStream:
         self._cancelled = False
         self._finished = False
         self._halt = False  # finished, or between a failed attempt and its recovery: drop frames
-        self._recovery = recovery if recovery is not None and recovery.policy.enabled else None
+        self._recovery = recovery
         self._recoverer: Recoverer | None = None  # made at the first failure (nothing on the happy path)
         self._intake: weakref.ref[_Intake] | None = None  # (for the recoverer: no cycle through it)
         self._error: Exception | None = None
