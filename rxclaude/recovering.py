@@ -51,6 +51,7 @@ class RecoveryHost(Protocol):
     _connection: abc.DisposableBase | None
     _finished: bool
     _halt: bool
+    response: Response | None
 
     @property
     def current_message(self) -> Message | None: ...
@@ -79,6 +80,7 @@ class Recoverer:
         self._prior = Usage()  # the failed attempts' usage, summed
         self._timer: asyncio.TimerHandle | None = None
         self._completed = False  # ended without another request (see _complete)
+        self._stale: Any = None  # the response of the attempt before the current one
 
     # -- the record -------------------------------------------------------------------------------
 
@@ -110,11 +112,13 @@ class Recoverer:
             return False
         # the API refused our prefill (Claude 4.6+: "does not support assistant message prefill",
         # or anything else it found wrong in it): fall back, as the policy says
-        refused = self._kind == "continue" and isinstance(error, BadRequestError)
+        response = host.response  # this attempt's, if it got one (the last one's stays until then)
+        status = response.status if response is not None and response is not self._stale else None
+        refused = self._kind == "continue" and status == 400 and isinstance(error, BadRequestError)
         if refused and is_prefill_refusal(error):
             rec.prefill_refused()
-        elif not recoverable(error):
-            return False
+        elif status != 200 or not recoverable(error):
+            return False  # before HTTP 200 the transport's own retries already ran
         policy = rec.policy
         kind: str | None
         if refused:
@@ -191,6 +195,7 @@ class Recoverer:
         splicer = self._splicer
         if host._finished or splicer is None:
             return
+        self._stale = host.response
         intake = _Spliced(host, splicer, len(self._done) + 1)
         self.watch(intake)
         host._halt = False

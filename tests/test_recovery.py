@@ -641,3 +641,20 @@ def test_to_param_is_the_api_s_content_on_every_recording(path: Path) -> None:
         assert present(mine) == present(theirs)  # every field, thinking and signatures to the byte
         for key in ("thinking", "signature", "data"):
             assert mine.get(key) == theirs.get(key)
+
+
+async def test_failures_before_http_200_are_left_to_the_transport_s_retries(server: MockServer) -> None:
+    server.enqueue(*[Reply.error(529)] * 3)
+    async with client_for(server, max_retries=2, recovery="restart") as client:
+        with pytest.raises(OverloadedError) as info:
+            await within(client.messages.create(**params()))
+        assert info.value.status_code == 529 and len(server.requests) == 3  # 1 + max_retries, no more
+    # a recovery attempt that gets no 200 ends the stream with that error
+    server.reset()
+    server.enqueue(fail_at(Reply.text(TEXT), "after_content"), *[Reply.error(529)] * 3)
+    async with client_for(server, max_retries=2, recovery="restart") as client:
+        stream = client.messages.stream(**params())
+        with pytest.raises(OverloadedError) as info:
+            await within(stream.final_message())
+        assert info.value.status_code == 529 and not info.value.in_stream
+        assert len(server.requests) == 4 and [a.kind for a in stream.attempts] == ["first", "restart"]
