@@ -20,6 +20,7 @@ from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from rxclaude.transport.providers.base import Provider
+from rxclaude.transport.providers.platform import PlatformProvider
 from rxclaude.transport.recovery import Recovery
 
 __all__ = ["Client", "Messages"]
@@ -87,6 +88,7 @@ class Client:
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
+        transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
 
     Example::
@@ -109,6 +111,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         validate: bool = True,
         recovery: RecoveryPolicy | str | bool | None = None,
     ) -> None:
@@ -125,14 +128,17 @@ class Client:
         self._prefill_refused: set[str] = set()  # models that refused a prefill (one refusal is enough)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
-        self.transport = Transport(session)
+        self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
 
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
         """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
-        if FILES_BETA not in betas and self.provider.name == "anthropic" and references_files(params):
+        serves_files = self.provider.name == "anthropic" or (
+            isinstance(self.provider, PlatformProvider) and self.provider.files_api
+        )
+        if FILES_BETA not in betas and serves_files and references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:

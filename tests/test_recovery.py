@@ -658,3 +658,23 @@ async def test_failures_before_http_200_are_left_to_the_transport_s_retries(serv
             await within(stream.final_message())
         assert info.value.status_code == 529 and not info.value.in_stream
         assert len(server.requests) == 4 and [a.kind for a in stream.attempts] == ["first", "restart"]
+
+
+async def test_recovery_on_every_platform() -> None:
+    import contextlib
+
+    from tests.test_platforms import platform_clients
+
+    async with contextlib.AsyncExitStack() as stack:
+        async for name, server, client, model in platform_clients(stack):
+            async with client:
+                client.retry = RetryPolicy(initial_delay=0.001)
+                for policy, at in (("fail", "before_content"), ("restart", "after_content")):
+                    server.enqueue(fail_at(Reply.text(TEXT), at), Reply.text(TEXT))
+                    stream = client.messages.stream(
+                        model=model, max_tokens=64, messages=params()["messages"], recovery=policy
+                    )
+                    log = Log(stream)
+                    message = await within(stream.final_message())
+                    assert message.text == TEXT and log.segments()[-1] == TEXT, (name, policy)
+                    assert [a.kind for a in stream.attempts] == ["first", "retry" if policy == "fail" else "restart"]

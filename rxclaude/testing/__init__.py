@@ -17,9 +17,14 @@ Streams without a server (benchmarks)::
     body = synthesize(text=[" tok"] * 1_000_000, padding=False)
 """
 
+from rxclaude.testing.aws import MockAWSServer
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
 from rxclaude.testing.failures import FAILURES, fail_at, first_content_frame
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
+from rxclaude.testing.foundry import MockFoundryServer
+from rxclaude.testing.google_cloud import MockGoogleCloudServer
+from rxclaude.testing.mantle import MockMantleServer
+from rxclaude.testing.platform import PlatformMockServer
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
 from rxclaude.testing.server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
 from rxclaude.testing.sse import (
@@ -52,10 +57,15 @@ __all__ = [
     "THINKING_DROPPED",
     "FrameEncoder",
     "Faults",
+    "MockAWSServer",
     "MockBedrockServer",
     "MockFiles",
+    "MockFoundryServer",
+    "MockGoogleCloudServer",
+    "MockMantleServer",
     "MockServer",
     "MockVertexServer",
+    "PlatformMockServer",
     "Plugin",
     "RecordedRequest",
     "Reply",
