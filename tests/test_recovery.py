@@ -678,3 +678,27 @@ async def test_recovery_on_every_platform() -> None:
                     message = await within(stream.final_message())
                     assert message.text == TEXT and log.segments()[-1] == TEXT, (name, policy)
                     assert [a.kind for a in stream.attempts] == ["first", "retry" if policy == "fail" else "restart"]
+
+
+async def test_continue_in_memory_over_the_mock_transport() -> None:
+    from rxclaude.testing import continue_frames, prefill_blocks
+    from rxclaude.transport.mock import MockRequest, MockResponse, MockTransport
+
+    frames = Reply.text(TEXT).frames({"model": MODEL})
+    cut = first_content_frame(Reply.text(TEXT)) + 5
+    error = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+
+    def handler(request: MockRequest) -> MockResponse:
+        prefill = prefill_blocks(request.json())
+        if prefill is None:
+            return MockResponse.sse(b"".join(frames[:cut]) + error)
+        return MockResponse.sse(b"".join(continue_frames(frames, prefill) or []))
+
+    transport = MockTransport(handler)
+    async with rxclaude.Client(api_key=KEY, transport=transport, recovery="continue") as client:
+        client.retry = RetryPolicy(initial_delay=0.001)
+        stream = client.messages.stream(**params())
+        log = Log(stream)
+        message = await within(stream.final_message())
+    assert message.text == TEXT and log.text == TEXT and [n.kind for n in log.notices] == ["continue"]
+    assert len(transport.requests) == 2 and transport.requests[1].json()["messages"][-1]["role"] == "assistant"
