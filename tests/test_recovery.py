@@ -702,3 +702,28 @@ async def test_continue_in_memory_over_the_mock_transport() -> None:
         message = await within(stream.final_message())
     assert message.text == TEXT and log.text == TEXT and [n.kind for n in log.notices] == ["continue"]
     assert len(transport.requests) == 2 and transport.requests[1].json()["messages"][-1]["role"] == "assistant"
+
+
+@pytest.mark.parametrize("policy", ["fail", "continue", "restart"])
+async def test_a_recovered_stream_is_freed_at_once(server: MockServer, policy: str) -> None:
+    import weakref
+
+    at = "before_content" if policy == "fail" else 8
+    server.enqueue(fail_at(Reply.text(TEXT), at), Reply.text(TEXT))  # type: ignore[arg-type]
+    async with client_for(server, recovery=policy) as client:
+        gc.collect()
+        gc.disable()
+        try:
+            stream = client.messages.stream(**params())
+            stream.text.subscribe(lambda s: None)
+            stream.recoveries.subscribe(lambda r: None)
+            assert (await within(stream.final_message())).text == TEXT
+            assert len(stream.attempts) == 2
+            await within(server.wait_idle())
+            for _ in range(5):
+                await asyncio.sleep(0)
+            ref = weakref.ref(stream)
+            del stream
+            assert ref() is None  # no reference cycle: freed without the cyclic GC
+        finally:
+            gc.enable()
