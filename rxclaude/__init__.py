@@ -50,11 +50,13 @@ from rxclaude.core.errors import (
     ModelIdError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
     RequestTooLargeError,
+    RoutesExhaustedError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
@@ -75,14 +77,17 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
-from rxclaude.core.recovery import Attempt, RecoveryPolicy
+from rxclaude.core.recovery import RecoveryAttempt, RecoveryPolicy
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -112,6 +117,7 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FallbackStream",
     "FileDeleted",
     "FileMetadata",
     "FilePage",
@@ -135,15 +141,20 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecoveryAttempt",
     "RecoveryEvent",
     "RecoveryPolicy",
     "Relay",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "Route",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",
@@ -152,6 +163,8 @@ __all__ = [
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TooManyImagesError",
     "ToolInput",
@@ -169,8 +182,11 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "fallback",
     "operators",
+    "output_format",
     "parse_frame",
     "replay",
     "sinks",
+    "switch_on_any",
 ]

@@ -26,8 +26,8 @@ from rxclaude.core.events import RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.recovery import (
-    Attempt,
     Prefill,
+    RecoveryAttempt,
     Splicer,
     add_usage,
     is_prefill_refusal,
@@ -74,7 +74,7 @@ class Recoverer:
     def __init__(self, recovery: Recovery, intake: weakref.ref[Any] | None = None) -> None:
         self.recovery = recovery
         self._intake = intake  # the current attempt's observer (made inert if it fails; no cycle)
-        self._done: list[Attempt] = []
+        self._done: list[RecoveryAttempt] = []
         self._kind = "first"
         self._splicer: Splicer | None = None
         self._prior = Usage()  # the failed attempts' usage, summed
@@ -95,13 +95,16 @@ class Recoverer:
         message = host.current_message
         return (message.id if message is not None else None), host._acc.usage
 
-    def attempts(self, host: RecoveryHost) -> tuple[Attempt, ...]:
+    def attempts(self, host: RecoveryHost) -> tuple[RecoveryAttempt, ...]:
         """Every attempt so far, the current one last."""
         if self._completed:
             return tuple(self._done)
         message_id, usage = self._own(host)
         error = getattr(host, "_error", None)
-        return (*self._done, Attempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
+        return (
+            *self._done,
+            RecoveryAttempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error),
+        )
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -146,7 +149,7 @@ class Recoverer:
         assert kind is not None
 
         message_id, usage = self._own(host)
-        self._done.append(Attempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
+        self._done.append(RecoveryAttempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
         self._prior = add_usage(self._prior, usage)
         blocks = host._acc.blocks
         announced = tuple((b.start.type, getattr(b.start, "name", None)) for b in blocks)
@@ -176,7 +179,7 @@ class Recoverer:
     def _complete(self, host: RecoveryHost, error: Exception) -> bool:
         """End a reply whose ``message_delta`` (stop reason, usage) arrived, with no request."""
         message_id, usage = self._own(host)
-        self._done.append(Attempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
+        self._done.append(RecoveryAttempt(len(self._done) + 1, self._kind, host.request_id, message_id, usage, error))
         self._completed = True
         _inert(self._intake() if self._intake is not None else None)
         host._connection_dispose()

@@ -56,7 +56,7 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import delta_event, error_for, parse_lean
 from rxclaude.core.ratelimit import RateLimits
-from rxclaude.core.recovery import Attempt
+from rxclaude.core.recovery import RecoveryAttempt
 from rxclaude.operators import Broadcast
 from rxclaude.plumbing import DirectObservable, FrameSource, Once
 from rxclaude.recovering import Recoverer
@@ -153,13 +153,13 @@ class MessageStream:
         return self._counted(hub)
 
     @property
-    def attempts(self) -> tuple[Attempt, ...]:
+    def recovery_attempts(self) -> tuple[RecoveryAttempt, ...]:
         """The requests this stream made, in order (one unless it recovered); each with its own
         usage. After a recovery, the usage the stream reports is their sum (what was billed)."""
         if self._recoverer is None:  # no failure recovered from
             message = self.current_message
             message_id = message.id if message is not None else None
-            return (Attempt(1, "first", self.request_id, message_id, self._acc.usage, self._error),)
+            return (RecoveryAttempt(1, "first", self.request_id, message_id, self._acc.usage, self._error),)
         return self._recoverer.attempts(self)
 
     @property

@@ -335,7 +335,9 @@ async def test_before_content_is_invisible(server: MockServer, how: str) -> None
             message = await within(stream.final_message())
         assert message.text == TEXT and log.text == TEXT and log.message_starts() == 1
         assert [n.kind for n in log.notices] == ["retry"]
-        assert [a.kind for a in stream.attempts] == ["first", "retry"] and stream.attempts[0].error is not None
+        assert [a.kind for a in stream.recovery_attempts] == ["first", "retry"] and stream.recovery_attempts[
+            0
+        ].error is not None
         assert [b.text for b in log.blocks] == [TEXT]  # type: ignore[attr-defined]
     await within(server.wait_idle())
     assert client.transport.open_requests == 0
@@ -358,7 +360,7 @@ async def test_continue_splices_the_rest(server: MockServer, how: str) -> None:
         assert sent["role"] == "assistant" and sent["content"][0]["signature"] == "sig-1"
         assert TEXT.startswith(sent["content"][-1]["text"]) and not sent["content"][-1]["text"][-1:].isspace()
         # usage: each attempt's own, and the sum on the message
-        first, second = stream.attempts
+        first, second = stream.recovery_attempts
         assert message.usage.output_tokens == first.usage.output_tokens + second.usage.output_tokens  # type: ignore[operator]
         assert message.usage.input_tokens == first.usage.input_tokens + second.usage.input_tokens  # type: ignore[operator]
 
@@ -376,8 +378,8 @@ async def test_continue_falls_back_to_restart_on_the_prefill_refusal(server: Moc
         assert [n.kind for n in log.notices] == ["continue", "restart"]
         assert [r.status for r in server.requests] == [200, 400, 200]
         assert server.requests[1].json["messages"][-1]["role"] == "assistant"
-        assert [a.kind for a in stream.attempts] == ["first", "continue", "restart"]
-        assert is_prefill_refusal(stream.attempts[1].error)  # type: ignore[arg-type]
+        assert [a.kind for a in stream.recovery_attempts] == ["first", "continue", "restart"]
+        assert is_prefill_refusal(stream.recovery_attempts[1].error)  # type: ignore[arg-type]
         assert log.segments()[-1] == TEXT and log.notices[1].discarded_text == log.segments()[0]
         # the client remembers: the next stream goes straight to the fallback
         server.enqueue(fail_at(Reply.text(TEXT), cut), Reply.text(TEXT))
@@ -421,7 +423,7 @@ async def test_after_content_fails_by_default_with_the_partial(server: MockServe
         with pytest.raises(OverloadedError) as info:
             await within(stream.final_message())
         assert info.value.partial is not None and info.value.partial.text
-        assert len(server.requests) == 1 and [a.kind for a in stream.attempts] == ["first"]
+        assert len(server.requests) == 1 and [a.kind for a in stream.recovery_attempts] == ["first"]
 
 
 async def test_recoveries_are_bounded(server: MockServer) -> None:
@@ -430,7 +432,7 @@ async def test_recoveries_are_bounded(server: MockServer) -> None:
         stream = client.messages.stream(**params())
         with pytest.raises(OverloadedError):
             await within(stream.final_message())
-        assert len(server.requests) == 3 and len(stream.attempts) == 3
+        assert len(server.requests) == 3 and len(stream.recovery_attempts) == 3
 
 
 async def test_cancel_during_the_pause_stops_the_next_attempt(server: MockServer) -> None:
@@ -541,7 +543,7 @@ async def _run(path: Path, policy: str, how: str, point: float, chunk: int | Non
                 except rxclaude.RxClaudeError as e:
                     # only the default policy gives up, once content was shown (so no retry)
                     assert policy == "fail", (path.name, policy, how, n, e)
-                    assert [a.error for a in stream.attempts] == [e]
+                    assert [a.error for a in stream.recovery_attempts] == [e]
                     message = None
             await within(server.wait_idle())
             for _ in range(3):
@@ -619,7 +621,7 @@ async def test_a_lost_message_stop_is_completed_without_a_request(server: MockSe
         assert await within(recording) == len(log.frames)  # the raw frames ended too
     assert message.text == TEXT and message.stop_reason == "end_turn" and not message.incomplete
     assert len(server.requests) == 1 and [n.kind for n in log.notices] == ["continue"]
-    assert [a.kind for a in stream.attempts] == ["first"] and stream.attempts[0].error is not None
+    assert [a.kind for a in stream.recovery_attempts] == ["first"] and stream.recovery_attempts[0].error is not None
 
 
 @pytest.mark.parametrize(
@@ -657,7 +659,7 @@ async def test_failures_before_http_200_are_left_to_the_transport_s_retries(serv
         with pytest.raises(OverloadedError) as info:
             await within(stream.final_message())
         assert info.value.status_code == 529 and not info.value.in_stream
-        assert len(server.requests) == 4 and [a.kind for a in stream.attempts] == ["first", "restart"]
+        assert len(server.requests) == 4 and [a.kind for a in stream.recovery_attempts] == ["first", "restart"]
 
 
 async def test_recovery_on_every_platform() -> None:
@@ -677,7 +679,10 @@ async def test_recovery_on_every_platform() -> None:
                     log = Log(stream)
                     message = await within(stream.final_message())
                     assert message.text == TEXT and log.segments()[-1] == TEXT, (name, policy)
-                    assert [a.kind for a in stream.attempts] == ["first", "retry" if policy == "fail" else "restart"]
+                    assert [a.kind for a in stream.recovery_attempts] == [
+                        "first",
+                        "retry" if policy == "fail" else "restart",
+                    ]
 
 
 async def test_continue_in_memory_over_the_mock_transport() -> None:
@@ -718,7 +723,7 @@ async def test_a_recovered_stream_is_freed_at_once(server: MockServer, policy: s
             stream.text.subscribe(lambda s: None)
             stream.recoveries.subscribe(lambda r: None)
             assert (await within(stream.final_message())).text == TEXT
-            assert len(stream.attempts) == 2
+            assert len(stream.recovery_attempts) == 2
             await within(server.wait_idle())
             for _ in range(5):
                 await asyncio.sleep(0)

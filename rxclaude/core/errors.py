@@ -9,10 +9,12 @@
     │   ├── MalformedEventError              a frame whose data is not the JSON its event needs
     │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
+    ├── OutputValidationError (ValueError)   a structured output is not JSON, or not of its schema
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
+    ├── RoutesExhaustedError                 every route of a fallback failed before content
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
     │   ├── BadRequestError                  400 invalid_request_error
     │   ├── AuthenticationError              401 authentication_error
@@ -89,11 +91,13 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "ServerError",
     "ServiceUnavailableError",
@@ -168,6 +172,21 @@ class ToolInputError(RxClaudeError, ValueError):
         self.json = json
 
 
+class OutputValidationError(RxClaudeError, ValueError):
+    """A structured output (a JSON reply, or a strict tool's input) is not valid JSON, ended
+    before its value did, or does not match its schema.
+
+    ``raw`` is the whole text received; ``value`` the parsed JSON (``None`` if it did not
+    parse); ``errors`` one line per problem the validator found.
+    """
+
+    def __init__(self, message: str, *, raw: str, value: Any = None, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.value = value
+        self.errors = errors
+
+
 class BufferOverflowError(RxClaudeError):
     """A consumer fell ``maxsize`` values behind its source with ``overflow="error"``."""
 
@@ -199,6 +218,19 @@ class IncompleteStreamError(RxClaudeError):
 
 class StreamCancelledError(IncompleteStreamError):
     """The stream was cancelled on purpose (``cancel()``, dispose, leaving ``async with``)."""
+
+
+class RoutesExhaustedError(RxClaudeError):
+    """Every route of :func:`rxclaude.fallback` failed before its first content.
+
+    ``errors`` holds each route's error, in the order the routes were tried; the last one is
+    also the ``__cause__``.
+    """
+
+    def __init__(self, errors: tuple[Exception, ...]) -> None:
+        tried = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
+        super().__init__(f"all {len(errors)} routes failed before content ({tried})")
+        self.errors = errors
 
 
 # -- the API said no ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ what subscribers already saw:
   :class:`~rxclaude.core.events.RecoveryEvent` of kind ``"restart"``).
 
 After any recovery the usage the stream reports sums every attempt (what was billed); each
-attempt's own usage is kept in :class:`Attempt`.
+attempt's own usage is kept in :class:`RecoveryAttempt`.
 
 Example:
     >>> RecoveryPolicy.of("continue").after_content
@@ -44,11 +44,11 @@ from rxclaude.core.message import Message, Usage
 
 __all__ = [
     "PREFILL_REFUSED",
-    "TRAILING_WHITESPACE_REFUSED",
-    "Attempt",
     "Prefill",
+    "RecoveryAttempt",
     "RecoveryPolicy",
     "Splicer",
+    "TRAILING_WHITESPACE_REFUSED",
     "add_usage",
     "is_prefill_refusal",
     "prefill_for",
@@ -173,7 +173,7 @@ _OFF = RecoveryPolicy(before_content=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
+class RecoveryAttempt:
     """One request of a stream: what it was for, how it ended, what it cost.
 
     Attributes:

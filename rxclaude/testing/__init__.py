@@ -42,6 +42,7 @@ from rxclaude.testing.sse import (
     synthesize_events,
     synthesize_frames,
 )
+from rxclaude.testing.structured import check_structured, json_pieces
 from rxclaude.testing.turns import THINKING_DROPPED, TurnChecker, continue_frames, prefill_blocks
 from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 
@@ -77,11 +78,13 @@ __all__ = [
     "accumulate",
     "add_bedrock_routes",
     "add_vertex_routes",
+    "check_structured",
     "continue_frames",
     "events_from_sse",
     "fail_at",
     "first_content_frame",
     "frame_event",
+    "json_pieces",
     "make_id",
     "parse_sse",
     "prefill_blocks",
