@@ -272,94 +272,51 @@ class EventSource(DirectObservable[Event]):
         raise NotImplementedError
 
 
-class EventBroadcast(EventSource, abc.SubjectBase[Event]):
+class EventBroadcast(Broadcast[Event], EventSource):
     """:class:`Broadcast` for events, with the plain lane: a plain delta goes to each
-    :class:`PlainObserver` as it is, and its event is built once, only if another subscriber wants it."""
+    :class:`PlainObserver` attached with :meth:`attach_plain` as it is, and its event is built once,
+    only if another subscriber wants it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._entries: tuple[
-            tuple[abc.ObserverBase[Event] | PlainObserver, Callable[[int, str, bool], None] | None], ...
-        ]
-        self._entries = ()
-        self._done = False
-        self._error: Exception | None = None
+        self._plain: frozenset[int] = frozenset()  # id() of the observers on the plain lane
 
-    def _add(
-        self, observer: abc.ObserverBase[Event] | PlainObserver, plain: Callable[[int, str, bool], None] | None
-    ) -> abc.DisposableBase:
-        if self._done:
-            if self._error is not None:
-                observer.on_error(self._error)
-            else:
-                observer.on_completed()
-            return Once()
-        entry = (observer, plain)
-        self._entries = (*self._entries, entry)
+    def attach_plain(self, observer: PlainObserver, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        subscription = self._subscribe_core(cast(abc.ObserverBase[Event], observer))
+        key = id(observer)
+        self._plain = self._plain | {key}
 
         def dispose() -> None:
-            self._entries = tuple(e for e in self._entries if e is not entry)
+            self._plain = self._plain - {key}
+            subscription.dispose()
 
         return Once(dispose)
 
-    def _subscribe_core(
-        self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        return self._add(observer, None)
-
-    def attach_plain(self, observer: PlainObserver, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        return self._add(observer, observer.on_plain)
-
     def on_plain(self, index: int, text: str, thinking: bool) -> None:
         event: Event | None = None
-        for entry in self._entries:
-            observer, plain = entry
+        plain = self._plain
+        for observer in self._observers:
             try:
-                if plain is not None:
-                    plain(index, text, thinking)
+                if id(observer) in plain:
+                    cast(PlainObserver, observer).on_plain(index, text, thinking)
                 else:
                     if event is None:
                         event = delta_event((index, text, thinking))
                     observer.on_next(event)
             except Exception as e:  # one failing subscriber must not break the others
-                self._drop(entry, e)
+                self._drop(observer, e)
 
-    def on_next(self, value: Event) -> None:
-        for entry in self._entries:
-            try:
-                entry[0].on_next(value)
-            except Exception as e:
-                self._drop(entry, e)
-
-    def _drop(self, entry: tuple[Any, Any], error: Exception) -> None:
-        self._entries = tuple(e for e in self._entries if e is not entry)
-        try:
-            entry[0].on_error(error)
-        except Exception:  # pragma: no cover - an observer whose on_error raises too
-            pass
+    def _drop(self, observer: abc.ObserverBase[Event], error: Exception) -> None:
+        self._plain = self._plain - {id(observer)}  # an id may be reused by a later observer
+        super()._drop(observer, error)
 
     def on_error(self, error: Exception) -> None:
-        if self._done:
-            return
-        self._done, self._error = True, error
-        entries, self._entries = self._entries, ()
-        for observer, _ in entries:
-            try:
-                observer.on_error(error)
-            except Exception as e:
-                if e is not error:
-                    _report(e)
+        self._plain = frozenset()
+        super().on_error(error)
 
     def on_completed(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        entries, self._entries = self._entries, ()
-        for observer, _ in entries:
-            try:
-                observer.on_completed()
-            except Exception as e:
-                _report(e)
+        self._plain = frozenset()
+        super().on_completed()
 
 
 def _report(error: Exception) -> None:

@@ -126,3 +126,39 @@ async def test_a_stream_view_works_under_a_locking_operator() -> None:
     await stream.final_message()
     await asyncio.sleep(0.05)
     assert "".join(got).startswith("Olá!")
+
+
+def test_event_broadcast_builds_a_plain_delta_once_and_only_for_those_who_want_events() -> None:
+    from rxclaude.core.events import ContentBlockDeltaEvent
+    from rxclaude.plumbing import EventBroadcast
+
+    hub = EventBroadcast()
+    got: list[Any] = []
+
+    class Plain:
+        def on_plain(self, index: int, text: str, thinking: bool) -> None:
+            got.append(("plain", index, text, thinking))
+
+        def on_next(self, event: Any) -> None:
+            got.append(("event", event))
+
+        def on_error(self, error: Exception) -> None:
+            got.append(("error", error))
+
+        def on_completed(self) -> None:
+            got.append("completed")
+
+    plain = Plain()
+    subscription = hub.attach_plain(plain)
+    hub.on_plain(0, "Hi", False)  # nobody wants the event: none is built
+    assert got == [("plain", 0, "Hi", False)]
+    events: list[Any] = []
+    hub.subscribe(events.append)
+    hub.subscribe(events.append)
+    hub.on_plain(0, "there", False)
+    assert got[-1] == ("plain", 0, "there", False)
+    assert events[0] is events[1] and isinstance(events[0], ContentBlockDeltaEvent)  # built once
+    assert events[0].delta.text == "there"
+    subscription.dispose()
+    hub.on_plain(1, "x", True)
+    assert got[-1] == ("plain", 0, "there", False) and events[-1].delta.thinking == "x"
