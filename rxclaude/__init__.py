@@ -74,11 +74,12 @@ from rxclaude.core.errors import (
     error_class_for,
     error_from_body,
 )
-from rxclaude.core.events import Event
+from rxclaude.core.events import Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
+from rxclaude.core.recovery import RecoveryAttempt, RecoveryPolicy
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -145,6 +146,9 @@ __all__ = [
     "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecoveryAttempt",
+    "RecoveryEvent",
+    "RecoveryPolicy",
     "Relay",
     "RequestTimeoutError",
     "RequestTooLargeError",

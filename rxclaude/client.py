@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -14,15 +14,17 @@ from reactivex import Observable
 from rxclaude.content import references_files, validate_request
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
+from rxclaude.core.recovery import RecoveryPolicy
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
-from rxclaude.transport.base import Timeouts
+from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.observe import Instrumentation
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from rxclaude.transport.providers.base import Provider
 from rxclaude.transport.providers.platform import PlatformProvider
+from rxclaude.transport.recovery import Recovery
 
 __all__ = ["Client", "Messages"]
 
@@ -42,10 +44,12 @@ class Messages:
         """
         return self._client._frames(params)
 
-    def stream(self, **params: Any) -> MessageStream:
+    def stream(self, *, recovery: RecoveryPolicy | str | bool | None = None, **params: Any) -> MessageStream:
         """A hot :class:`MessageStream`: one request feeding every derived stream.
 
-        Starts on ``connect()``, on entering ``async with``, or when awaited.
+        Starts on ``connect()``, on entering ``async with``, or when awaited. ``recovery``
+        overrides the client's :class:`~rxclaude.RecoveryPolicy` for this stream
+        (``"continue"``, ``"restart"``, ``False``...).
 
         Example::
 
@@ -56,7 +60,8 @@ class Messages:
         holder: list[MessageStream] = []
         source = self._client._frames(params, on_response=lambda r: holder[0]._set_response(r))
         partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in self._client.betas else "on"
-        stream = MessageStream(source, partial_mode=partial_mode)
+        policy = self._client.recovery if recovery is None else RecoveryPolicy.of(recovery)
+        stream = MessageStream(source, partial_mode=partial_mode, recovery=self._client._recovery(policy, params))
         holder.append(stream)
         return stream
 
@@ -78,7 +83,11 @@ class Client:
         base_url: defaults to ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``.
         anthropic_version: the ``anthropic-version`` header (documented: ``2023-06-01``).
         betas: ``anthropic-beta`` values, sent comma-separated.
-        max_retries: retries before the first response byte (official SDK policy).
+        max_retries: retries before the first response byte (official SDK policy); also the
+            number of recoveries after it, unless ``recovery`` sets its own.
+        recovery: what a stream does when it fails after HTTP 200 (:class:`RecoveryPolicy`, or
+            ``"continue"`` / ``"restart"`` / ``False``); by default a failure before any content
+            is retried transparently and one after content raises its typed error.
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
@@ -115,6 +124,7 @@ class Client:
         transport: Transport | None = None,
         validate: bool = True,
         open_telemetry: Instrumentation | bool | None = None,
+        recovery: RecoveryPolicy | str | bool | None = None,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
             api_key,
@@ -125,6 +135,8 @@ class Client:
         )
         self.betas = tuple(betas)
         self.retry = RetryPolicy(max_retries=max_retries)
+        self.recovery = RecoveryPolicy.of(recovery)
+        self._prefill_refused: set[str] = set()  # models that refused a prefill (one refusal is enough)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
         self.instrumentation: Instrumentation | None = _instrumentation(open_telemetry)
@@ -157,6 +169,17 @@ class Client:
             body=body,
             instrumentation=self.instrumentation,
         )
+
+    def _recovery(self, policy: RecoveryPolicy, params: Mapping[str, Any]) -> Recovery | None:
+        """A stream's :class:`Recovery`: the same request again, or with a prefill appended."""
+        if not policy.enabled:
+            return None
+
+        def again(prefill: Mapping[str, Any] | None, on_response: Callable[[Response], None]) -> Observable[Frame]:
+            request = params if prefill is None else {**params, "messages": [*params["messages"], prefill]}
+            return self._frames(request, on_response=on_response)
+
+        return Recovery(policy, again, retry=self.retry, params=params, refused=self._prefill_refused)
 
     async def close(self) -> None:
         """Cancel running requests and close the connection pool."""

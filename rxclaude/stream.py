@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+import orjson
 from reactivex import Observable, abc
 from reactivex.subject import AsyncSubject
 
@@ -49,14 +51,17 @@ from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import TextDelta, ThinkingDelta
 from rxclaude.core.errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
-from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event
+from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import delta_event, error_for, parse_lean
 from rxclaude.core.ratelimit import RateLimits
+from rxclaude.core.recovery import RecoveryAttempt
 from rxclaude.operators import Broadcast
 from rxclaude.plumbing import DirectObservable, FrameSource, Once
+from rxclaude.recovering import Recoverer
 from rxclaude.transport.base import Response
+from rxclaude.transport.recovery import Recovery
 
 __all__ = ["MessageStream"]
 
@@ -74,13 +79,16 @@ class MessageStream:
             message = await stream.final_message()
     """
 
-    def __init__(self, source: Observable[Frame], *, partial_mode: Any = "on") -> None:
+    def __init__(
+        self, source: Observable[Frame], *, partial_mode: Any = "on", recovery: Recovery | None = None
+    ) -> None:
         self._source: Observable[Frame] | None = source
         self._frames: Broadcast[Frame] = Broadcast()
         self._events: Broadcast[Event] = Broadcast()
         self._text: Broadcast[str] = Broadcast()
         self._thinking: Broadcast[str] = Broadcast()
         self._others: Broadcast[Event] = Broadcast()  # every event but text/thinking deltas
+        self._recoveries: Broadcast[RecoveryEvent] | None = None  # made when first wanted
         self._hubs: tuple[Broadcast[Any], ...] = (self._frames, self._events, self._text, self._thinking, self._others)
         self._raw = False  # someone subscribes to frames
         self._typed = False  # someone subscribes to events: type every frame as its event
@@ -91,6 +99,10 @@ class MessageStream:
         self._subscribers = 0
         self._cancelled = False
         self._finished = False
+        self._halt = False  # finished, or between a failed attempt and its recovery: drop frames
+        self._recovery = recovery
+        self._recoverer: Recoverer | None = None  # made at the first failure (nothing on the happy path)
+        self._intake: weakref.ref[_Intake] | None = None  # (for the recoverer: no cycle through it)
         self._error: Exception | None = None
         self._final: Message | None = None  # built once, at message_stop
         self._done = asyncio.Event() if _has_loop() else None
@@ -123,6 +135,32 @@ class MessageStream:
     def thinking(self) -> Observable[str]:
         """Thinking deltas only (empty ones skipped)."""
         return self._counted(self._thinking)
+
+    @property
+    def recoveries(self) -> Observable[RecoveryEvent]:
+        """A :class:`~rxclaude.RecoveryEvent` each time the stream recovers from a failure after
+        HTTP 200 (also in ``events``). On ``kind == "restart"`` what was shown is void: clear
+        ``len(event.discarded_text)`` characters of ``text`` and start over."""
+        hub = self._recoveries
+        if hub is None:
+            hub = self._recoveries = Broadcast()
+            self._hubs = (*self._hubs, hub)
+            if self._finished:  # a late subscriber gets the end at once, as on the other streams
+                if self._error is not None and not self._cancelled:
+                    hub.on_error(self._error)
+                else:
+                    hub.on_completed()
+        return self._counted(hub)
+
+    @property
+    def recovery_attempts(self) -> tuple[RecoveryAttempt, ...]:
+        """The requests this stream made, in order (one unless it recovered); each with its own
+        usage. After a recovery, the usage the stream reports is their sum (what was billed)."""
+        if self._recoverer is None:  # no failure recovered from
+            message = self.current_message
+            message_id = message.id if message is not None else None
+            return (RecoveryAttempt(1, "first", self.request_id, message_id, self._acc.usage, self._error),)
+        return self._recoverer.attempts(self)
 
     @property
     def tool_input(self) -> Observable[ToolInput]:
@@ -181,8 +219,8 @@ class MessageStream:
         """
         if frame is None and self._raw:
             frame = Frame(event, data.decode("utf-8", "replace") if type(data) is bytes else str(data), id, retry)
-        if self._finished:
-            if frame is not None:
+        if self._halt:  # finished, or between a failed attempt and its recovery
+            if frame is not None and self._finished:
                 self._frames.on_next(frame)  # after message_stop raw frames still flow
             return
         try:
@@ -213,15 +251,20 @@ class MessageStream:
             error = error_for(event, status_code=self.status or 200)
             if error.request_id is None:
                 error.request_id = self.request_id
+        elif type(event) is RecoveryEvent:  # (from a recovery here, or replayed / relayed)
+            self._on_recovery(event, frame)
+            return
         else:
             try:
                 self._acc.feed(event)
             except Exception as e:  # events out of order
                 error = _untraced(e)
         if error is not None:
+            if self._recovery is not None and self._recover(error):
+                return  # (a recovered error's frame is not passed on: its RecoveryEvent says it)
             if self._raw and frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
-            self._fail(error)
+            self._fail(error, recover=False)
             return
         if self._raw and frame is not None:
             self._frames.on_next(frame)
@@ -239,16 +282,34 @@ class MessageStream:
         if self._acc.done and not self._finished:
             self._finish_ok()
 
-    def _fail(self, error: Exception) -> None:
+    def _on_recovery(self, event: RecoveryEvent, frame: Frame | None) -> None:
+        self._acc.feed(event)  # a restart empties it: the reply starts over
+        if self._raw:
+            self._frames.on_next(frame if frame is not None else Frame("recovery", _dumps(event.to_dict())))
+        self._events.on_next(event)
+        if self._recoveries is not None:
+            self._recoveries.on_next(event)
+
+    def _recover(self, error: Exception) -> bool:
+        """Recover from a failure after HTTP 200 if the policy allows (:mod:`rxclaude.recovering`)."""
+        recoverer = self._recoverer
+        if recoverer is None:
+            assert self._recovery is not None
+            recoverer = self._recoverer = Recoverer(self._recovery, self._intake)
+        return recoverer.recover(self, error)
+
+    def _fail(self, error: Exception, recover: bool = True) -> None:
         if self._finished:
             self._frames.on_error(error)  # after message_stop only raw frames still flow
+            return
+        if recover and self._recovery is not None and self._recover(error):
             return
         if isinstance(error, RxClaudeError) and error.partial is None:
             try:
                 error.partial = self.current_message
             except Exception:  # pragma: no cover - the partial is a courtesy; ending must not fail
                 pass
-        self._finished = True
+        self._finished = self._halt = True
         self._error = error
         self._connection_dispose()
         try:
@@ -259,6 +320,13 @@ class MessageStream:
             self._signal_done()
 
     def _on_completed(self) -> None:
+        if (
+            self._recovery is not None
+            and not self._finished
+            and not self._acc.done
+            and self._recover(IncompleteStreamError("the stream ended before message_stop"))
+        ):
+            return
         self._frames.on_completed()
         if self._finished:
             return
@@ -274,7 +342,7 @@ class MessageStream:
             self._fail(_untraced(e))
             return
         self._final = message
-        self._finished = True
+        self._finished = self._halt = True
         try:
             for hub in self._hubs[1:]:  # raw frames go on until the body ends (_on_completed)
                 hub.on_completed()
@@ -296,15 +364,20 @@ class MessageStream:
                 self._done = asyncio.Event()
             source, intake = self._source, _Intake(self)
             self._source = None  # subscribed once (a re-entrant call returns); no cycle through it
-            if isinstance(source, FrameSource):
-                self._connection = source.attach_sink(intake)  # frames as their fields: the lean route
-            elif isinstance(source, DirectObservable):
-                self._connection = source.attach(cast(abc.ObserverBase[Frame], intake))
-            else:
-                self._connection = source.subscribe(cast(abc.ObserverBase[Frame], intake))
+            if self._recovery is not None:
+                self._intake = weakref.ref(intake)
+            self._attach(source, intake)
             if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
                 self._connection_dispose()
         return self
+
+    def _attach(self, source: Observable[Frame], intake: Any) -> None:
+        if isinstance(source, FrameSource) and type(intake) is _Intake:
+            self._connection = source.attach_sink(intake)  # frames as their fields: the lean route
+        elif isinstance(source, DirectObservable):
+            self._connection = source.attach(cast(abc.ObserverBase[Frame], intake))
+        else:
+            self._connection = source.subscribe(cast(abc.ObserverBase[Frame], intake))
 
     @property
     def started(self) -> bool:
@@ -326,7 +399,7 @@ class MessageStream:
             return
         self._cancelled = True
         self._connection_dispose()
-        self._finished = True
+        self._finished = self._halt = True
         error = StreamCancelledError("the stream was cancelled", partial=self.current_message)
         self._error = error
         try:
@@ -625,13 +698,17 @@ class _Intake:
     decoder's fields (``SSEDecoder.push_fields``), so no Frame is built unless one is needed.
     """
 
-    __slots__ = ("on_completed", "on_error", "on_fields", "on_next")
+    __slots__ = ("__weakref__", "on_completed", "on_error", "on_fields", "on_next")
 
     def __init__(self, stream: MessageStream) -> None:
         self.on_next = stream._on_frame
         self.on_fields = stream._take  # the transport's Frame-free lane (FrameSink.on_fields)
         self.on_error = stream._fail
         self.on_completed = stream._on_completed
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _report(error: Exception, message: str) -> None:

@@ -223,7 +223,9 @@ async def test_api_key_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFix
         request = await provider.build_request(PARAMS)
         assert request.headers["x-api-key"] == KEY  # it is there, only hidden
         _assert_clean(provider, request)
-        async with Client(api_key=KEY, base_url=server.url, max_retries=1, timeouts=Timeouts(first_byte=0.2)) as client:
+        async with Client(
+            api_key=KEY, base_url=server.url, max_retries=1, timeouts=Timeouts(first_byte=0.2), recovery=False
+        ) as client:
             client.retry = RetryPolicy(max_retries=1, initial_delay=0.001)
             _assert_clean(client, client.provider, client.transport, client.messages)
             for _ in range(6):

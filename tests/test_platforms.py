@@ -431,10 +431,12 @@ async def test_operators_fan_out_retries_and_relay_on_every_platform() -> None:
                 assert (await within(again.final_message())).to_dict() == final.to_dict(), name
                 messages = [r for r in server.requests if r.path.endswith("/v1/messages")]
                 assert [r.status for r in messages[-3:]] == [429, 529, 200], name
-                # a mid-stream error event is the same typed error everywhere
+                # a mid-stream error event is the same typed error everywhere (recovery off: by
+                # default a failure before any content is retried, see test_recovery.py)
                 server.enqueue(Reply.from_sse(FIXTURES / "docs-error-overloaded.sse"))
                 with pytest.raises(OverloadedError):
-                    await within(client.messages.stream(model=model, max_tokens=8, messages=MESSAGES).final_message())
+                    stream = client.messages.stream(model=model, max_tokens=8, messages=MESSAGES, recovery=False)
+                    await within(stream.final_message())
 
 
 async def _read(http: aiohttp.ClientSession, url: str) -> bytes:

@@ -50,6 +50,7 @@ from rxclaude.core.events import (
     MessageStartEvent,
     MessageStopEvent,
     PingEvent,
+    RecoveryEvent,
     UnknownEvent,
 )
 from rxclaude.core.message import Message, Usage
@@ -265,6 +266,10 @@ class MessageAccumulator:
         self.done = False
         self.events = 0
 
+    def reset(self) -> None:
+        """Forget everything: the reply starts over (a ``restart`` :class:`RecoveryEvent`)."""
+        self.__init__(partial_mode=self._mode)  # type: ignore[misc]
+
     @property
     def started(self) -> bool:
         """Whether ``message_start`` has arrived."""
@@ -299,7 +304,12 @@ class MessageAccumulator:
             if type(event) is MessageStartEvent:
                 self._begin(event)
                 return
-            if type(event) is ErrorEvent or type(event) is PingEvent or type(event) is UnknownEvent:
+            if (
+                type(event) is ErrorEvent
+                or type(event) is PingEvent
+                or type(event) is UnknownEvent
+                or type(event) is RecoveryEvent
+            ):
                 return  # liveness and provider extras (e.g. Vertex's vertex_event) may come first
             raise EventOrderError(f'Unexpected event order, got {event.type} before "message_start"')
         if type(event) is ContentBlockStartEvent:
@@ -317,6 +327,8 @@ class MessageAccumulator:
             self._message_delta(event)
         elif type(event) is MessageStopEvent:
             self.done = True
+        elif type(event) is RecoveryEvent and event.restart:
+            self.reset()
 
     def _begin(self, event: MessageStartEvent) -> None:
         m = event.message

@@ -22,6 +22,7 @@ __all__ = [
     "MessageStartEvent",
     "MessageStopEvent",
     "PingEvent",
+    "RecoveryEvent",
     "UnknownEvent",
 ]
 
@@ -113,6 +114,40 @@ class ErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RecoveryEvent:
+    """rxclaude's own event (``event: recovery``): the stream failed after HTTP 200 and was
+    recovered (see :mod:`rxclaude.core.recovery`). ``kind`` is ``"retry"`` (before any content:
+    nothing to undo), ``"continue"`` (the reply goes on in the same blocks) or ``"restart"``: the
+    reply is requested again and everything delivered so far -- ``discarded_text`` for ``text``
+    subscribers -- is void; the new ``message_start`` follows.
+
+    Example:
+        >>> RecoveryEvent("restart", 2, {"type": "overloaded_error"}, discarded_text="Hel").restart
+        True
+    """
+
+    kind: str
+    attempt: int
+    error: dict[str, Any]
+    discarded_text: str = ""
+    extra: FrozenDict = EMPTY
+    type: ClassVar[str] = "recovery"
+
+    @property
+    def restart(self) -> bool:
+        """Whether what was delivered so far is void (clear the screen)."""
+        return self.kind == "restart"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of its ``event: recovery`` frame."""
+        out: dict[str, Any] = {"type": "recovery", "kind": self.kind, "attempt": self.attempt, "error": self.error}
+        if self.discarded_text:
+            out["discarded_text"] = self.discarded_text
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """An event type this version does not know (e.g. Vertex's ``vertex_event``)."""
 
@@ -130,6 +165,7 @@ Event = Union[
     MessageStopEvent,
     PingEvent,
     ErrorEvent,
+    RecoveryEvent,
     UnknownEvent,
 ]
 

@@ -134,6 +134,17 @@ class Message(Value):
         out["usage"] = self.usage.to_dict()
         return out
 
+    def to_param(self) -> dict[str, Any]:
+        """This reply as the ``assistant`` turn of the next request's ``messages``: every block
+        as the API sent it, in order -- thinking and redacted thinking with their signatures,
+        server tool calls and their results -- which the API checks in a tool loop.
+
+        Example:
+            >>> Message(content=(ThinkingBlock("Hm.", "sig"), TextBlock("Hi"))).to_param()["content"]
+            [{'thinking': 'Hm.', 'signature': 'sig', 'type': 'thinking'}, {'type': 'text', 'text': 'Hi'}]
+        """
+        return {"role": self.role, "content": [b.to_dict() for b in self.content]}
+
     @property
     def text(self) -> str:
         """All ``text`` blocks joined."""

@@ -30,6 +30,7 @@ from rxclaude.core.events import (
     MessageStartEvent,
     MessageStopEvent,
     PingEvent,
+    RecoveryEvent,
     UnknownEvent,
 )
 from rxclaude.core.frame import Frame
@@ -189,6 +190,14 @@ def _ping(d: dict[str, Any]) -> Event:
     return _PING
 
 
+def _recovery(d: dict[str, Any]) -> Event:
+    error, attempt, discarded = d.get("error"), d["attempt"], d.get("discarded_text", "")
+    if type(attempt) is not int or type(discarded) is not str:
+        raise TypeError
+    rest = _rest(d, "kind", "attempt", "error", "discarded_text")
+    return RecoveryEvent(str(d["kind"]), attempt, error if type(error) is dict else {}, discarded, rest)
+
+
 def _error(d: dict[str, Any]) -> Event:
     error = d.get("error")
     return ErrorEvent(error if type(error) is dict else {}, d)
@@ -208,11 +217,13 @@ _HANDLERS = {
     "message_stop": _message_stop,
     "ping": _ping,
     "error": _error,
+    "recovery": _recovery,
 }
 _REQUIRED = {
     "message_start": "message object",
     "content_block_start": "index and content_block",
     "content_block_stop": "index",
+    "recovery": "kind and attempt",
 }
 
 

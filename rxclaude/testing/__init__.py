@@ -19,6 +19,7 @@ Streams without a server (benchmarks)::
 
 from rxclaude.testing.aws import MockAWSServer
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
+from rxclaude.testing.failures import FAILURES, fail_at, first_content_frame
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
 from rxclaude.testing.foundry import MockFoundryServer
 from rxclaude.testing.google_cloud import MockGoogleCloudServer
@@ -42,6 +43,7 @@ from rxclaude.testing.sse import (
     synthesize_frames,
 )
 from rxclaude.testing.structured import check_structured, json_pieces
+from rxclaude.testing.turns import THINKING_DROPPED, TurnChecker, continue_frames, prefill_blocks
 from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 
 __all__ = [
@@ -50,8 +52,10 @@ __all__ = [
     "DEFAULT_ERROR_MESSAGES",
     "ERROR_STATUS",
     "ERROR_TYPES",
+    "FAILURES",
     "PING_FRAME",
     "SERVER_KEY",
+    "THINKING_DROPPED",
     "FrameEncoder",
     "Faults",
     "MockAWSServer",
@@ -67,6 +71,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "StoredFile",
+    "TurnChecker",
     "UploadRecord",
     "VERTEX_EVENT",
     "VertexMockState",
@@ -74,11 +79,15 @@ __all__ = [
     "add_bedrock_routes",
     "add_vertex_routes",
     "check_structured",
+    "continue_frames",
     "events_from_sse",
+    "fail_at",
+    "first_content_frame",
     "frame_event",
     "json_pieces",
     "make_id",
     "parse_sse",
+    "prefill_blocks",
     "request_text",
     "split_frames",
     "split_text",

@@ -32,6 +32,7 @@ from rxclaude.testing.recorded import RecordedRequest
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
 from rxclaude.testing.sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
 from rxclaude.testing.structured import check_structured
+from rxclaude.testing.turns import TurnChecker, continue_frames, prefill_blocks
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -136,6 +137,8 @@ class MockServer:
         self.app.router.add_post("/v1/messages", self._messages)
         self.app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         self.app.router.add_routes(list(routes))
+        self.turns = TurnChecker()
+        """The API's checks on assistant turns (prefill, thinking signatures); see :mod:`rxclaude.testing.turns`."""
         self.files = MockFiles(self, rng=self._rng)
         """The Files API store; its ``/v1/files`` routes are added on :meth:`start` (yours win)."""
         for plugin in plugins:
@@ -433,6 +436,10 @@ class MockServer:
                 hdrs.setdefault("content-type", reply.content_type)
                 return web.Response(status=reply.status, body=reply.body or b"", headers=hdrs)
             frames = reply.frames(body)
+            self.turns.observe(frames)
+            prefill = prefill_blocks(body)
+            if prefill:  # the API answers a prefill with its continuation
+                frames = continue_frames(frames, prefill) or frames
             if not stream:
                 return self._non_streamed(record, reply, frames)
             return await self._stream(request, record, reply, frames, frame_encoder, content_type)
@@ -606,6 +613,9 @@ class MockServer:
         bad = self._check_request(request, record, ("model", "max_tokens", "messages"))
         if bad is not None:
             return bad
+        refused = self.turns.check(record.json)
+        if refused is not None:
+            return self.error_response(record, *refused)
         return await self.serve_reply(request, self.next_reply(), stream=record.json.get("stream") is True)
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
