@@ -13,6 +13,7 @@ from rxclaude.content import references_files, validate_request
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
 from rxclaude.core.retry import RetryPolicy
+from rxclaude.core.toolmode import ToolInputModes
 from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Timeouts
@@ -51,8 +52,9 @@ class Messages:
         """
         holder: list[MessageStream] = []
         source = self._client._frames(params, on_response=lambda r: holder[0]._set_response(r))
-        partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in self._client.betas else "on"
-        stream = MessageStream(source, partial_mode=partial_mode)
+        # Each tool block's input mode: the tool's eager_input_streaming, else the beta header.
+        modes = ToolInputModes.for_request(params, self._client._betas_for(params))
+        stream = MessageStream(source, partial_mode=modes)
         holder.append(stream)
         return stream
 
@@ -117,9 +119,28 @@ class Client:
         self.messages = Messages(self)
         self.files = Files(self)
 
+    def _betas_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The ``anthropic-beta`` values of one request: the client's, its default header's,
+        and the request's own ``betas=[...]`` (sent as the header, never in the body)."""
+        betas = list(self.betas)
+        for name, value in (getattr(self.provider, "default_headers", None) or {}).items():
+            if name.lower() == "anthropic-beta":
+                betas.extend(b.strip() for b in str(value).split(",") if b.strip())
+        extra = params.get("betas")
+        if isinstance(extra, str):
+            extra = [extra]
+        if isinstance(extra, Sequence):
+            betas.extend(str(b) for b in extra if str(b) not in betas)
+        return tuple(dict.fromkeys(betas))
+
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
         """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
+        if "betas" in params:  # per-request betas go in the header
+            extra = params["betas"]
+            params = {k: v for k, v in params.items() if k != "betas"}
+            extra = [extra] if isinstance(extra, str) else list(extra or ())
+            betas = tuple(dict.fromkeys((*betas, *map(str, extra))))
         if FILES_BETA not in betas and self.provider.name == "anthropic" and references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)

@@ -132,9 +132,10 @@ def citation_from_dict(d: dict[str, Any]) -> Citation:
         >>> citation_from_dict({"type": "char_location", "cited_text": "x"}).cited_text
         'x'
     """
-    cls = _CITATIONS.get(d.get("type"))  # type: ignore[arg-type]
+    t = d.get("type")
+    cls = _CITATIONS.get(t) if type(t) is str else None
     if cls is None:
-        return UnknownCitation(str(d.get("type")), d)
+        return UnknownCitation(t if type(t) is str else str(t), d)
     return cls.from_dict(d)
 
 

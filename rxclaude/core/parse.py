@@ -31,6 +31,7 @@ from rxclaude.core.events import (
 )
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, Usage
+from rxclaude.core.shape import shape_problem
 from rxclaude.core.values import EMPTY, FrozenDict
 
 __all__ = ["error_for", "parse_fields_lean", "parse_frame", "parse_frame_lean", "raise_for_error"]
@@ -145,20 +146,31 @@ def _typed(d: dict[str, Any], frame: Frame) -> Event:
     if t == "content_block_delta":
         delta = d.get("delta")
         index = d.get("index")
-        if type(delta) is dict and type(index) is int:
+        if type(delta) is dict and type(index) is int and index >= 0:
             value = delta_from_dict(delta)
             field = _STRING_FIELDS.get(type(value))
             if field is not None and type(getattr(value, field)) is not str:
                 raise _missing(frame, f"string delta.{field}")  # text that is not text breaks every join
+            if field is None:
+                problem = shape_problem(value)  # citations and compaction deltas
+                if problem is not None:
+                    raise _missing(frame, f"delta ({problem})")
             return ContentBlockDeltaEvent(index, value, _rest(d, "index", "delta"))
         raise _missing(frame, "index and delta")
+    if type(t) is not str:
+        raise _missing(frame, "string type")  # {"type": {}} is no event type
     try:
         handler = _HANDLERS.get(t)
         if handler is None:
-            return UnknownEvent(str(t), d, frame)
-        return handler(d)
-    except (KeyError, TypeError, AttributeError, ValueError):
+            return UnknownEvent(t, d, frame)
+        event = handler(d)
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError):
         raise _missing(frame, _REQUIRED.get(t, "its fields")) from None
+    if t in _SHAPED:
+        problem = shape_problem(_SHAPED[t](event))
+        if problem is not None:
+            raise _missing(frame, f"{_REQUIRED.get(t, 'its fields')} ({problem})")
+    return event
 
 
 def _missing(frame: Frame, what: str) -> MalformedEventError:
@@ -179,14 +191,14 @@ def _message_start(d: dict[str, Any]) -> Event:
 
 def _block_start(d: dict[str, Any]) -> Event:
     index, block = d["index"], d["content_block"]
-    if type(index) is not int or type(block) is not dict:
+    if type(index) is not int or type(block) is not dict or index < 0:
         raise TypeError
     return ContentBlockStartEvent(index, block_from_dict(block), _rest(d, "index", "content_block"))
 
 
 def _block_stop(d: dict[str, Any]) -> Event:
     index = d["index"]
-    if type(index) is not int:
+    if type(index) is not int or index < 0:
         raise TypeError
     return ContentBlockStopEvent(index, _rest(d, "index")) if len(d) > 2 else ContentBlockStopEvent(index)
 
@@ -194,6 +206,8 @@ def _block_stop(d: dict[str, Any]) -> Event:
 def _message_delta(d: dict[str, Any]) -> Event:
     delta = d.get("delta") or {}
     usage = d.get("usage") or {}
+    if type(delta) is not dict or type(usage) is not dict:
+        raise TypeError
     return MessageDeltaEvent(MessageDelta.from_dict(delta), Usage.from_dict(usage), _rest(d, "delta", "usage"))
 
 
@@ -229,6 +243,12 @@ _REQUIRED = {
     "message_start": "message object",
     "content_block_start": "index and content_block",
     "content_block_stop": "index",
+    "message_delta": "delta and usage",
+}
+_SHAPED: dict[str, Any] = {  # the typed values of an event whose JSON types are checked
+    "message_start": lambda e: e.message,
+    "content_block_start": lambda e: e.content_block,
+    "message_delta": lambda e: (e.delta, e.usage),
 }
 
 

@@ -60,6 +60,8 @@ class Value:
     __slots__ = ()
     _known: ClassVar[frozenset[str]] = frozenset()
     _optional: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when absent
+    _local: ClassVar[frozenset[str]] = frozenset()  # rxclaude's own fields: never in to_dict()
+    _omit_none: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when None
 
     @classmethod
     def from_dict(cls: type[V], d: dict[str, Any]) -> V:
@@ -79,11 +81,15 @@ class Value:
         """The JSON object this value stands for (a fresh, deep copy)."""
         out: dict[str, Any] = {}
         absent = getattr(self, "absent", ())
+        local, omit_none = self._local, self._omit_none
         for f in fields(self):  # type: ignore[arg-type]
             name = f.name
-            if name in ("extra", "absent") or name in absent:
+            if name in ("extra", "absent") or name in absent or name in local:
                 continue
-            out[name] = jsonify(getattr(self, name))
+            value = getattr(self, name)
+            if value is None and name in omit_none:
+                continue
+            out[name] = jsonify(value)
         for k, v in self.extra.items():  # type: ignore[attr-defined]
             out[k] = copy.deepcopy(v)
         return out
@@ -103,7 +109,7 @@ def finish(cls: type[V]) -> type[V]:
     """Record a value class's known and optional field names (class decorator, after ``@dataclass``)."""
     all_fields = fields(cls)  # type: ignore[arg-type]
     names = {f.name for f in all_fields}
-    cls._known = frozenset(names - {"extra", "type", "absent"})
+    cls._known = frozenset(names - {"extra", "type", "absent"} - cls._local)
     if "absent" in names:
         cls._optional = frozenset(f.name for f in all_fields if f.default is None)
     return cls
