@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -14,11 +15,12 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.core.toolmode import ToolInputModes
+from rxclaude.core.versions import DEFAULT_VERSION, check_request
 from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
-from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
+from rxclaude.transport.providers.anthropic import AnthropicProvider
 from rxclaude.transport.providers.base import Provider
 
 __all__ = ["Client", "Messages"]
@@ -74,7 +76,11 @@ class Client:
     Args:
         api_key: defaults to ``ANTHROPIC_API_KEY``. Never shown in a repr, log or error.
         base_url: defaults to ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``.
-        anthropic_version: the ``anthropic-version`` header (documented: ``2023-06-01``).
+        anthropic_version: the ``anthropic-version`` header: ``"2023-06-01"`` (the default, else
+            ``RXCLAUDE_ANTHROPIC_VERSION``) or ``"2026-10-21"`` (adds ``role: "system"``
+            messages); responses are the same under both. See the README.
+        auth: how the API key is sent: ``"x-api-key"`` (the default, else ``RXCLAUDE_AUTH``)
+            or ``"bearer"`` (``Authorization: Bearer``, as the official SDKs 2.17/1.17 do).
         betas: ``anthropic-beta`` values, sent comma-separated.
         max_retries: retries before the first response byte (official SDK policy).
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
@@ -94,7 +100,8 @@ class Client:
         api_key: str | None = None,
         base_url: str | None = None,
         *,
-        anthropic_version: str = DEFAULT_VERSION,
+        anthropic_version: str | None = None,
+        auth: str | None = None,
         betas: Sequence[str] = (),
         max_retries: int = 2,
         timeouts: Timeouts | None = None,
@@ -108,8 +115,9 @@ class Client:
             api_key,
             base_url,
             auth_token=auth_token,
-            anthropic_version=anthropic_version,
+            anthropic_version=anthropic_version or os.environ.get("RXCLAUDE_ANTHROPIC_VERSION") or DEFAULT_VERSION,
             default_headers=default_headers,
+            auth=auth or os.environ.get("RXCLAUDE_AUTH") or "x-api-key",
         )
         self.betas = tuple(betas)
         self.retry = RetryPolicy(max_retries=max_retries)
@@ -145,6 +153,8 @@ class Client:
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:
+            version = getattr(self.provider, "anthropic_version", None)
+            check_request(params, version if isinstance(version, str) else "")
             limit = getattr(self.provider, "max_request_bytes", None)
             if limit is None:
                 validate_request(params, body=body)

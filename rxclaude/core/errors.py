@@ -11,6 +11,7 @@
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
+    ├── ConfigurationError (ValueError)      a client option with no meaning (``auth="basic"``)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
@@ -44,7 +45,8 @@
         ├── MediaTooLargeError               an image over 5 MB, a request over 32 MB, ...
         ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
         ├── TooManyImagesError               more images than one request may carry
-        └── EncryptedPDFError                encrypted or password-protected PDF
+        ├── EncryptedPDFError                encrypted or password-protected PDF
+        └── RequestShapeError                a role, thinking or effort the API version refuses
 
 An ``error`` event that arrives *inside* a 200 stream is typed exactly like an HTTP error
 (``overloaded_error`` -> :class:`OverloadedError`), with ``status_code`` the stream's status
@@ -69,6 +71,7 @@ __all__ = [
     "BadRequestError",
     "BillingError",
     "BufferOverflowError",
+    "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
@@ -91,6 +94,7 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestShapeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "RxClaudeError",
@@ -501,3 +505,14 @@ class TooManyImagesError(ContentError):
 
 class EncryptedPDFError(ContentError):
     """An encrypted or password-protected PDF (the API rejects them)."""
+
+
+class RequestShapeError(ContentError):
+    """The request's shape is one the API (under its ``anthropic-version``) answers 400 to:
+    a ``system``-role message before ``2026-10-21``, a malformed ``thinking``, an unknown
+    ``effort``. The message names the place and the fix."""
+
+
+class ConfigurationError(RxClaudeError, ValueError):
+    """A client option (argument, CLI flag or environment variable) with no meaning, e.g.
+    ``auth="basic"``; the message names the option and what it accepts."""
