@@ -111,9 +111,11 @@ async def test_the_mock_refuses_an_unknown_version(server: MockServer) -> None:
     async with Client(api_key=KEY, base_url=server.url, anthropic_version="2099-01-01", max_retries=0) as client:
         with pytest.raises(BadRequestError, match="is not a valid version"):
             await create(client, messages=USER)
-    async with MockServer(versions=("2099-01-01",)) as future:
-        async with Client(api_key=KEY, base_url=future.url, anthropic_version="2099-01-01") as client:
-            assert (await create(client, messages=USER)).text  # an unknown version is not second-guessed
+    async with (
+        MockServer(versions=("2099-01-01",)) as future,
+        Client(api_key=KEY, base_url=future.url, anthropic_version="2099-01-01") as client,
+    ):
+        assert (await create(client, messages=USER)).text  # an unknown version is not second-guessed
 
 
 # -- item 4: adaptive thinking + effort ---------------------------------------------------------
