@@ -26,6 +26,7 @@
     │   ├── UnprocessableEntityError         422
     │   ├── ModelStreamError                 424 (Bedrock modelStreamErrorException)
     │   ├── RateLimitError                   429 rate_limit_error
+    │   ├── UnexpectedResponseError          no stream: a 200 HTML page or JSON body, a redirect
     │   └── ServerError                      5xx
     │       ├── InternalServerError          500 api_error
     │       ├── ServiceUnavailableError      503
@@ -38,6 +39,7 @@
     │       ├── ConnectTimeoutError          no connection within ``connect``
     │       ├── FirstByteTimeoutError        no response byte within ``first_byte``
     │       ├── StreamStalledError           no byte (pings count) for ``idle`` seconds
+    │       │   └── ContentStalledError      only pings (no content) for ``content`` seconds
     │       └── TotalTimeoutError            the whole request took over ``total``
     └── ContentError (ValueError)            a request the API would reject, caught before sending
         ├── UnsupportedMediaError            not JPEG/PNG/GIF/WebP (or PDF/text for documents)
@@ -76,6 +78,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeoutError",
     "ConnectionLostError",
+    "ContentStalledError",
     "ContentError",
     "CorruptMediaError",
     "EncryptedPDFError",
@@ -108,6 +111,7 @@ __all__ = [
     "TotalTimeoutError",
     "TransportError",
     "TransportTimeoutError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",
@@ -312,6 +316,37 @@ class RateLimitError(APIError):
     """429 ``rate_limit_error`` (Bedrock: ``throttlingException``)."""
 
 
+class UnexpectedResponseError(APIError):
+    """A response that is not the stream, nor an error in the API's shape: a 200 whose body is an
+    HTML page (a proxy's) or JSON that is not an error, or a redirect (never followed: a
+    redirected POST would lose its body). ``content_type`` and ``location`` say what came;
+    ``body`` holds (the start of) it. A non-JSON body counts as transient, as in the official
+    SDK 2.17 (``retryable``, unless ``x-should-retry: false``); a redirect does not.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        content_type: str | None = None,
+        location: str | None = None,
+        transient: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.content_type = content_type
+        self.location = location
+        self.transient = transient
+
+    @property
+    def retryable(self) -> bool:
+        """``x-should-retry`` wins; else whether the body was not JSON (a proxy's page)."""
+        should = self.headers.get("x-should-retry") if self.headers is not None else None
+        if should in ("true", "false"):
+            return should == "true"
+        return self.transient
+
+
 class ServerError(APIError):
     """Any 5xx answer, or an in-stream server-side error."""
 
@@ -463,6 +498,10 @@ class FirstByteTimeoutError(TransportTimeoutError):
 
 class StreamStalledError(TransportTimeoutError):
     """No byte arrived for ``idle`` seconds mid-stream (pings count as liveness)."""
+
+
+class ContentStalledError(StreamStalledError):
+    """Bytes (pings) kept arriving, but no content event for ``Timeouts.content`` seconds."""
 
 
 class TotalTimeoutError(TransportTimeoutError):

@@ -22,19 +22,24 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
+import orjson
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from rxclaude.core.errors import (
+    APIError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
+    ContentStalledError,
     FirstByteTimeoutError,
     RxClaudeError,
     StreamCancelledError,
     StreamStalledError,
     TotalTimeoutError,
     TransportError,
+    UnexpectedResponseError,
+    error_from_body,
 )
 from rxclaude.core.frame import Frame
 from rxclaude.core.retry import RetryPolicy
@@ -239,6 +244,18 @@ class Transport:
                                 Response(response.status, response.headers, _request_id(response.headers), retries)
                             )
                         raise error
+                    if not _is_stream(response):  # a proxy's page, a JSON body, a redirect
+                        error = _not_a_stream(response, await self._read_error_body(response, timeouts))
+                        if retries < retry.max_retries and error.retryable:
+                            failures.append(error)
+                            await asyncio.sleep(retry.delay(retries, response.headers))
+                            retries += 1
+                            continue
+                        if on_response is not None:
+                            on_response(
+                                Response(response.status, response.headers, _request_id(response.headers), retries)
+                            )
+                        raise error
                     if on_response is not None:
                         on_response(Response(response.status, response.headers, _request_id(response.headers), retries))
                     await self._pump(response, provider, timeouts, observer, on_chunk)
@@ -311,7 +328,9 @@ class Transport:
             push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
 
         read = response.content.readany
-        watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
+        lost = _close_delimited_watch(response)  # a reset there looks like a clean end to aiohttp
+        idle, content = timeouts.idle, timeouts.content
+        watchdog = _IdleWatchdog(idle, content) if idle is not None or content is not None else None
         try:
             while True:
                 try:
@@ -319,18 +338,31 @@ class Transport:
                 except asyncio.CancelledError:
                     if watchdog is not None and watchdog.fired:
                         watchdog.uncancel()
-                        raise StreamStalledError(
-                            f"no data for idle={timeouts.idle}s mid-stream", timeout=timeouts.idle
-                        ) from None
+                        if watchdog.fired == "content":
+                            raise ContentStalledError(
+                                f"no content for content={content}s mid-stream (only pings arrived)", timeout=content
+                            ) from None
+                        raise StreamStalledError(f"no data for idle={idle}s mid-stream", timeout=idle) from None
                     raise
                 except (aiohttp.ClientError, ConnectionError) as e:
                     raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
-                if watchdog is not None:
-                    watchdog.touch()
                 if not chunk:
+                    if lost is not None and lost.done() and not lost.cancelled() and lost.exception() is not None:
+                        cause = lost.exception()
+                        raise ConnectionLostError(
+                            f"connection reset before the (close-delimited) body ended: {cause}"
+                        ) from cause
                     break
+                if watchdog is not None:
+                    watchdog.touch(b"ping" not in chunk or not _only_liveness(chunk))
                 if on_chunk is not None:
                     on_chunk(chunk)
+                if b"message_stop" in chunk:
+                    stopped = _StopWatch(emit, push is push_fields and emit is on_fields)
+                    push(chunk, stopped)
+                    if stopped.seen:  # the message is complete: release the connection now
+                        break
+                    continue
                 push(chunk, emit)  # each frame goes out as soon as it is decoded
             for frame in decoder.close():
                 observer.on_next(frame)
@@ -342,31 +374,40 @@ class Transport:
 
 
 class _IdleWatchdog:
-    """Cancels the current task after ``idle`` seconds without :meth:`touch`.
+    """Cancels the current task after ``idle`` seconds without :meth:`touch`, or ``content``
+    seconds without a touch that carried content (``fired`` says which: "idle"/"content").
 
     One timer per stream, re-armed only when it fires early: a read costs one clock read, not
     the timer handle that ``asyncio.timeout`` would create per chunk.
     """
 
-    __slots__ = ("_handle", "_idle", "_last", "_loop", "_task", "fired")
+    __slots__ = ("_content", "_handle", "_idle", "_last", "_last_content", "_loop", "_task", "fired")
 
-    def __init__(self, idle: float) -> None:
+    def __init__(self, idle: float | None, content: float | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
         self._task = task
         self._idle = idle
-        self._last = self._loop.time()
-        self.fired = False
-        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._last + idle, self._check)
+        self._content = content
+        self._last = self._last_content = self._loop.time()
+        self.fired = ""
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._deadline()[0], self._check)
 
-    def touch(self) -> None:
-        self._last = self._loop.time()
+    def touch(self, content: bool = True) -> None:
+        self._last = now = self._loop.time()
+        if content:
+            self._last_content = now
+
+    def _deadline(self) -> tuple[float, str]:
+        idle = self._last + self._idle if self._idle is not None else float("inf")
+        content = self._last_content + self._content if self._content is not None else float("inf")
+        return (idle, "idle") if idle <= content else (content, "content")
 
     def _check(self) -> None:
-        deadline = self._last + self._idle
+        deadline, which = self._deadline()
         if self._loop.time() >= deadline:
-            self.fired = True
+            self.fired = which
             self._handle = None
             self._task.cancel()
         else:
@@ -393,6 +434,101 @@ def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]]
 
 
 _NO_TIMEOUT = contextlib.nullcontext()
+_LIVENESS = (b"event: ping", b'data: {"type": "ping"}', b'data: {"type":"ping"}')
+
+
+def _only_liveness(chunk: bytes) -> bool:
+    """Whether a chunk holds nothing but ping frames and blank lines (no content)."""
+    for token in _LIVENESS:
+        chunk = chunk.replace(token, b"")
+    return not chunk.strip()
+
+
+class _StopWatch:
+    """An ``emit`` that notes when the ``message_stop`` frame has gone out."""
+
+    __slots__ = ("_emit", "_fields", "seen")
+
+    def __init__(self, emit: Callable[..., None], fields: bool) -> None:
+        self._emit = emit
+        self._fields = fields
+        self.seen = False
+
+    def __call__(self, *args: Any) -> None:
+        self._emit(*args)
+        event = args[0] if self._fields else getattr(args[0], "event", None)
+        if event == "message_stop":
+            self.seen = True
+
+
+def _is_stream(response: aiohttp.ClientResponse) -> bool:
+    """A 2xx whose content type (when there is one) is an event stream (SSE or Bedrock's)."""
+    if not 200 <= response.status < 300:
+        return False
+    content_type = response.headers.get("content-type", "").lower()
+    return not content_type or "event-stream" in content_type or "eventstream" in content_type
+
+
+def _not_a_stream(response: aiohttp.ClientResponse, body: bytes) -> APIError:
+    """The error for a response that is not the stream, typed from its body when it can be."""
+    status, headers = response.status, response.headers
+    content_type = headers.get("content-type")
+    if 300 <= status < 400:
+        location = headers.get("location")
+        return UnexpectedResponseError(
+            f"HTTP {status} redirect to {location or '(no location)'}: rxclaude does not follow redirects "
+            "(a redirected POST loses its body); set base_url to the final address",
+            status_code=status,
+            request_id=_request_id(headers),
+            headers=headers,
+            content_type=content_type,
+            location=location,
+        )
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+        text = body[:300].decode("utf-8", "replace").strip()
+        return UnexpectedResponseError(
+            f"HTTP {status} with a {content_type or 'untyped'} body instead of an event stream "
+            f"(a proxy's page?): {text!r}",
+            status_code=status,
+            request_id=_request_id(headers),
+            body=text,
+            headers=headers,
+            content_type=content_type,
+            transient=True,  # not JSON: the official SDK treats it as transient too
+        )
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        return error_from_body(parsed, status_code=status, headers=headers)  # e.g. an overloaded_error
+    return UnexpectedResponseError(
+        f"HTTP {status} with a JSON body instead of an event stream: {body[:300].decode('utf-8', 'replace')!r}",
+        status_code=status,
+        request_id=_request_id(headers),
+        body=parsed,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def _close_delimited_watch(response: aiohttp.ClientResponse) -> asyncio.Future[None] | None:
+    """For a body that ends when the connection closes (no length, not chunked): a future that
+    holds the connection's loss, so a reset is told from a clean end (aiohttp sees both as EOF)."""
+    headers = response.headers
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+        return None
+    try:
+        closed: asyncio.Future[None] | None = response.connection.protocol.closed  # type: ignore[union-attr]
+    except AttributeError:
+        return None
+    if closed is not None:
+        closed.add_done_callback(_retrieve)
+    return closed
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # read, so asyncio never logs it as unretrieved
 
 
 @functools.lru_cache(maxsize=8)
