@@ -22,11 +22,13 @@ from rxclaude.core.errors import (
     BadRequestError,
     BillingError,
     BufferOverflowError,
+    ConfigurationError,
     ConflictError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
     ContentError,
+    ContentStalledError,
     CorruptMediaError,
     EncryptedPDFError,
     EventOrderError,
@@ -44,6 +46,7 @@ from rxclaude.core.errors import (
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
+    RequestShapeError,
     RequestTimeoutError,
     RequestTooLargeError,
     RxClaudeError,
@@ -57,6 +60,7 @@ from rxclaude.core.errors import (
     TotalTimeoutError,
     TransportError,
     TransportTimeoutError,
+    UnexpectedResponseError,
     UnprocessableEntityError,
     UnsupportedFeatureError,
     UnsupportedMediaError,
@@ -68,6 +72,7 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.core.toolmode import ToolInputModes
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffered import BufferStats
 from rxclaude.relay import Relay
@@ -87,12 +92,14 @@ __all__ = [
     "BufferStats",
     "Citation",
     "Client",
+    "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
     "ConnectionLostError",
     "ContentBlock",
     "ContentError",
+    "ContentStalledError",
     "CorruptMediaError",
     "Delta",
     "EncryptedPDFError",
@@ -123,6 +130,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "Relay",
+    "RequestShapeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
@@ -138,9 +146,11 @@ __all__ = [
     "TooManyImagesError",
     "ToolInput",
     "ToolInputError",
+    "ToolInputModes",
     "TotalTimeoutError",
     "TransportError",
     "TransportTimeoutError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+import rxclaude
 from rxclaude import Client, Timeouts
 from rxclaude.core.errors import (
     ConnectionLostError,
@@ -191,3 +192,14 @@ async def test_the_connection_is_released_at_message_stop(server: MockServer) ->
                 break
             await asyncio.sleep(0.01)
         assert client.transport.open_requests == 0
+
+
+async def test_an_event_that_is_not_json_is_transient_one_of_the_wrong_shape_is_not(server: MockServer) -> None:
+    server.enqueue(Reply.text("Hello there.").with_faults(malformed_after=3))
+    async with client_for(server) as client:
+        stream = client.messages.stream(**PARAMS)
+        with pytest.raises(rxclaude.MalformedEventError) as info:
+            await asyncio.wait_for(stream.final_message(), 10)
+    assert info.value.retryable and info.value.partial is not None  # a proxy cut it: send again
+    wrong = rxclaude.MalformedEventError("x", event="message_start", data="{}")
+    assert not wrong.retryable

@@ -76,9 +76,9 @@ async def test_final_message_equals_both_sdk_accumulators(name: str, beta: bool)
 async def test_the_python_sdk_reads_the_mock() -> None:
     async with MockServer(require_key=KEY) as server:
         server.enqueue(Reply.from_sse(FIXTURES / "tool-use-single-sonnet4.sse"))
-        async with anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0) as sdk:
-            async with sdk.messages.stream(**PARAMS) as s:
-                final = await asyncio.wait_for(s.get_final_message(), 10)
+        sdk = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
+        async with sdk, sdk.messages.stream(**PARAMS) as s:
+            final = await asyncio.wait_for(s.get_final_message(), 10)
         h = server.last_request.headers
     assert h["anthropic-version"] == "2026-10-21"  # what 2.17 sends; the mock takes it
     assert final.to_dict(mode="json") == _sdk((FIXTURES / "tool-use-single-sonnet4.sse").read_bytes(), False)

@@ -151,12 +151,25 @@ class EventStreamError(StreamFormatError):
 
 
 class MalformedEventError(StreamFormatError):
-    """A frame's ``data`` is not the JSON object its event needs."""
+    """A frame's ``data`` is not the JSON object its event needs.
 
-    def __init__(self, message: str, *, event: str | None = None, data: str | None = None) -> None:
+    ``retryable`` is ``True`` when the data is not JSON at all (a proxy cut the event off): the
+    official SDK 2.17 counts such an event as transient. rxclaude never retries a stream that
+    has begun (no text twice); the flag tells a caller that sending the request again is sound.
+    """
+
+    def __init__(
+        self, message: str, *, event: str | None = None, data: str | None = None, not_json: bool = False
+    ) -> None:
         super().__init__(message)
         self.event = event
         self.data = data
+        self.not_json = not_json
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the event was not JSON (transient), rather than JSON of the wrong shape."""
+        return self.not_json
 
 
 class EventOrderError(StreamFormatError):

@@ -111,7 +111,7 @@ def _load(frame: Frame) -> dict[str, Any]:
         d = _loads(frame.data)
     except _JSONDecodeError as e:
         raise MalformedEventError(
-            f"{frame.event!r} frame data is not valid JSON: {e}", event=frame.event, data=frame.data
+            f"{frame.event!r} frame data is not valid JSON: {e}", event=frame.event, data=frame.data, not_json=True
         ) from None
     if type(d) is not dict:
         raise MalformedEventError(
