@@ -22,6 +22,7 @@ from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import AnthropicProvider
 from rxclaude.transport.providers.base import Provider
+from rxclaude.transport.providers.platform import PlatformProvider
 
 __all__ = ["Client", "Messages"]
 
@@ -86,6 +87,7 @@ class Client:
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
+        transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
 
     Example::
@@ -109,6 +111,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         validate: bool = True,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
@@ -123,7 +126,7 @@ class Client:
         self.retry = RetryPolicy(max_retries=max_retries)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
-        self.transport = Transport(session)
+        self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
 
@@ -149,7 +152,10 @@ class Client:
             params = {k: v for k, v in params.items() if k != "betas"}
             extra = [extra] if isinstance(extra, str) else list(extra or ())
             betas = tuple(dict.fromkeys((*betas, *map(str, extra))))
-        if FILES_BETA not in betas and self.provider.name == "anthropic" and references_files(params):
+        serves_files = self.provider.name == "anthropic" or (
+            isinstance(self.provider, PlatformProvider) and self.provider.files_api
+        )
+        if FILES_BETA not in betas and serves_files and references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:

@@ -26,7 +26,7 @@ from rxclaude import operators as ops
 from rxclaude.core.accumulate import MessageAccumulator
 from rxclaude.core.errors import RxClaudeError
 from rxclaude.core.frame import Frame
-from rxclaude.core.parse import parse_fields_lean, parse_frame, parse_frame_lean
+from rxclaude.core.parse import parse_frame, parse_lean
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.core.toolmode import ToolInputModes
 
@@ -113,8 +113,8 @@ def _through_the_core(body: bytes) -> None:
     for mode in ("on", "trailing-strings", ToolInputModes(tools=rxclaude.core.values.FrozenDict(f="trailing-strings"))):
         acc = MessageAccumulator(partial_mode=mode)  # type: ignore[arg-type]
         for frame in frames:
-            _typed_only(lambda frame=frame: parse_frame_lean(frame))
-            _typed_only(lambda frame=frame: parse_fields_lean(frame.event, frame.data.encode(), frame.id))
+            _typed_only(lambda frame=frame: parse_lean(frame.event, frame.data, frame.id))
+            _typed_only(lambda frame=frame: parse_lean(frame.event, frame.data.encode(), frame.id))
             try:
                 acc.feed(parse_frame(frame))
             except RxClaudeError:
@@ -215,7 +215,7 @@ def test_the_held_out_inputs(event: dict[str, Any]) -> None:
     with pytest.raises(RxClaudeError):  # the parser refuses it, or the accumulator does
         acc.feed(parse_frame(frames[2]))
     with pytest.raises(RxClaudeError):  # the lean route too
-        lean = parse_frame_lean(frames[2])
+        lean = parse_lean(frames[2].event, frames[2].data)
         if isinstance(lean, tuple):
             acc.feed_text(*lean)
         else:

@@ -356,10 +356,10 @@ def block_from_dict(d: dict[str, Any]) -> ContentBlock:
         >>> block_from_dict({"type": "tool_use", "id": "t1", "name": "f", "input": {}}).name
         'f'
     """
-    t = d.get("type")
-    cls = _BLOCKS.get(t) if type(t) is str else None  # a "type" that is an object is no type
+    kind = d.get("type")
+    cls = _BLOCKS.get(kind) if type(kind) is str else None  # a non-string type is unknown, not a crash
     if cls is None:
-        return UnknownBlock(t if type(t) is str else str(t), d)
+        return UnknownBlock(str(kind), d)
     return cls.from_dict(d)
 
 

@@ -132,10 +132,10 @@ def citation_from_dict(d: dict[str, Any]) -> Citation:
         >>> citation_from_dict({"type": "char_location", "cited_text": "x"}).cited_text
         'x'
     """
-    t = d.get("type")
-    cls = _CITATIONS.get(t) if type(t) is str else None
+    kind = d.get("type")
+    cls = _CITATIONS.get(kind) if type(kind) is str else None  # a non-string type is unknown, not a crash
     if cls is None:
-        return UnknownCitation(t if type(t) is str else str(t), d)
+        return UnknownCitation(str(kind), d)
     return cls.from_dict(d)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import MISSING, fields
-from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, cast
 
 __all__ = [
     "Timestamped",
@@ -58,6 +58,7 @@ class Value:
     """Shared JSON round-trip for the dataclasses below (fields + ``extra``)."""
 
     __slots__ = ()
+    extra: FrozenDict  # every subclass has the field: what the API sent that is not modelled
     _known: ClassVar[frozenset[str]] = frozenset()
     _optional: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when absent
     _local: ClassVar[frozenset[str]] = frozenset()  # rxclaude's own fields: never in to_dict()
@@ -82,7 +83,7 @@ class Value:
         out: dict[str, Any] = {}
         absent = getattr(self, "absent", ())
         local, omit_none = self._local, self._omit_none
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(cast(Any, self)):  # every Value subclass is a dataclass
             name = f.name
             if name in ("extra", "absent") or name in absent or name in local:
                 continue
@@ -90,7 +91,7 @@ class Value:
             if value is None and name in omit_none:
                 continue
             out[name] = jsonify(value)
-        for k, v in self.extra.items():  # type: ignore[attr-defined]
+        for k, v in self.extra.items():
             out[k] = copy.deepcopy(v)
         return out
 
@@ -107,7 +108,7 @@ def jsonify(value: Any) -> Any:
 
 def finish(cls: type[V]) -> type[V]:
     """Record a value class's known and optional field names (class decorator, after ``@dataclass``)."""
-    all_fields = fields(cls)  # type: ignore[arg-type]
+    all_fields = fields(cast(Any, cls))
     names = {f.name for f in all_fields}
     cls._known = frozenset(names - {"extra", "type", "absent"} - cls._local)
     if "absent" in names:

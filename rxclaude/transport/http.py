@@ -1,10 +1,11 @@
-"""The only I/O in rxclaude: one aiohttp request per subscription, body bytes -> frames.
+"""Client HTTP over aiohttp: one request per subscription, body bytes -> frames.
 
-Strategy: :meth:`Transport.frames` returns a *cold* Observable. Subscribing starts one asyncio
-task on the running loop; it sends the provider's request, retries failures before the first
-response byte (official SDK policy), then feeds each body chunk to the provider's sans-I/O
-decoder and pushes the frames to the observer (to an observer with ``on_fields``, a
-MessageStream's own, as the decoder's fields: no Frame objects). Disposing cancels the task, and
+Strategy: :meth:`Transport.frames` returns a *cold* :class:`~rxclaude.plumbing.FrameSource`.
+Subscribing starts one asyncio task on the running loop; it sends the provider's request, retries
+failures before the first response byte (official SDK policy), then feeds each body chunk to the
+provider's sans-I/O decoder and pushes the frames to the observer (to a
+:class:`~rxclaude.core.frame.FrameSink` attached with ``attach_sink``, such as a MessageStream's
+own, as the decoder's fields where it is a :class:`FieldsDecoder`: no Frame objects). Disposing cancels the task, and
 cancelling closes the response's connection at once (``response.close()``, not a pooled
 release), so the server sees the disconnect and stops billing. Every read runs under an idle
 deadline that any byte -- pings included -- pushes back; failures surface as the typed errors of
@@ -18,13 +19,12 @@ import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, cast
 
 import aiohttp
 import orjson
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable
 
 from rxclaude.core.errors import (
     APIError,
@@ -39,32 +39,31 @@ from rxclaude.core.errors import (
     TotalTimeoutError,
     TransportError,
     UnexpectedResponseError,
+    UnsupportedFeatureError,
     error_from_body,
 )
-from rxclaude.core.frame import Frame
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
-from rxclaude.plumbing import DirectObservable, Once
-from rxclaude.transport.base import Response, Timeouts
-from rxclaude.transport.providers.base import FrameDecoder, Provider
+from rxclaude.plumbing import FrameSource, Once
+from rxclaude.transport.base import Exchange, HTTPResponse, Response, Timeouts
+from rxclaude.transport.providers.base import FieldsDecoder, FrameDecoder, Provider, PushDecoder
 
-__all__ = ["Response", "Timeouts", "Transport"]
+__all__ = ["AiohttpExchange", "Transport"]
 
 _EAGER = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
 
 
-class Transport:
-    """A pooled aiohttp session that turns provider requests into cold frame Observables.
+class AiohttpExchange:
+    """The :class:`~rxclaude.transport.base.Exchange` over a pooled aiohttp session.
 
     Example:
-        >>> transport = Transport()                     # doctest: +SKIP
-        >>> frames = transport.frames(provider, params)  # doctest: +SKIP
+        >>> exchange = AiohttpExchange()  # doctest: +SKIP
     """
 
     def __init__(self, session: aiohttp.ClientSession | None = None, *, limit: int = 100) -> None:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
-        self._tasks: set[asyncio.Task[None]] = set()
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -84,6 +83,83 @@ class Transport:
         self._session_loop = loop
         return self._session
 
+    async def send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
+    ) -> HTTPResponse:
+        timeout = _client_timeout(timeouts.connect)
+        if type(headers) is not dict:
+            headers = dict(headers)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                response = await self.session.request(
+                    method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+                )
+        except TimeoutError as e:
+            if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
+                timeouts.connect is not None and "connect" in str(e).lower()
+            ):
+                raise ConnectTimeoutError(
+                    f"could not connect within {timeouts.connect}s", timeout=timeouts.connect
+                ) from None
+            waited = time.monotonic() - started
+            raise FirstByteTimeoutError(
+                f"no response within first_byte={timeouts.first_byte}s (waited {waited:.1f}s)",
+                timeout=timeouts.first_byte,
+            ) from None
+        except aiohttp.ClientConnectorError as e:
+            raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
+        except aiohttp.ClientError as e:
+            raise ConnectionLostError(f"connection failed before the response: {e}") from None
+        return _AiohttpResponse(response)
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._owns_session:
+            if not self._session.closed:
+                await self._session.close()
+            self._session = None  # a new pool on next use; a session you gave us stays yours
+
+
+class _AiohttpResponse:
+    """An aiohttp response as an :class:`~rxclaude.transport.base.HTTPResponse`."""
+
+    __slots__ = ("close", "headers", "read_chunk", "release", "response", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.status = response.status
+        self.headers = response.headers
+        lost = _close_delimited_watch(response)  # a reset there looks like a clean end to aiohttp
+        self.read_chunk = response.content.readany if lost is None else _checked(response.content.readany, lost)
+        self.release = response.release
+        self.close = response.close
+
+
+class Transport:
+    """Turns provider requests into cold frame Observables, over an :class:`~rxclaude.transport.base.Exchange`
+    (by default :class:`AiohttpExchange`, a pooled aiohttp session).
+
+    Example:
+        >>> transport = Transport()                     # doctest: +SKIP
+        >>> frames = transport.frames(provider, params)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession | None = None, *, limit: int = 100, exchange: Exchange | None = None
+    ) -> None:
+        self.exchange: Exchange = exchange if exchange is not None else AiohttpExchange(session, limit=limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session (the Files API's REST calls share its pool)."""
+        if not isinstance(self.exchange, AiohttpExchange):
+            raise UnsupportedFeatureError(
+                f"this transport ({type(self.exchange).__name__}) has no aiohttp session: "
+                "the Files API needs the HTTP transport"
+            )
+        return self.exchange.session
+
     @property
     def open_requests(self) -> int:
         """How many request tasks are running now (0 after every stream ended or was cancelled)."""
@@ -95,10 +171,7 @@ class Transport:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None and self._owns_session:
-            if not self._session.closed:
-                await self._session.close()
-            self._session = None  # a new pool on next use; a session you gave us stays yours
+        await self.exchange.aclose()
 
     def frames(
         self,
@@ -120,8 +193,8 @@ class Transport:
         (Jupyter has one).
         """
 
-        def subscribe(
-            observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
+        def open(
+            observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
         ) -> abc.DisposableBase:
             try:
                 loop = asyncio.get_running_loop()
@@ -132,10 +205,10 @@ class Transport:
                         "(or a notebook cell), or use asyncio.run()"
                     )
                 )
-                return Disposable()
+                return Once()
             disposed = [False]
             coro = self._run(
-                provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, disposed
+                provider, params, betas, path, body, timeouts, retry, observer, sink, on_response, on_chunk, disposed
             )
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
@@ -152,7 +225,7 @@ class Transport:
 
             return Once(dispose)
 
-        return DirectObservable(subscribe)  # subscribing only starts a task: no trampoline needed
+        return FrameSource(open)  # subscribing only starts a task: no trampoline needed
 
     async def _run(
         self,
@@ -163,7 +236,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
@@ -172,7 +246,18 @@ class Transport:
         try:
             async with asyncio.timeout(timeouts.total) if timeouts.total is not None else _NO_TIMEOUT:
                 await self._attempts(
-                    provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, failures
+                    provider,
+                    params,
+                    betas,
+                    path,
+                    body,
+                    timeouts,
+                    retry,
+                    observer,
+                    sink,
+                    on_response,
+                    on_chunk,
+                    failures,
                 )
         except asyncio.CancelledError:
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
@@ -198,7 +283,7 @@ class Transport:
             # These frames can outlive the request: a cancellation's traceback keeps them (with
             # asyncio's own cycle through the future it interrupted). Their locals must not keep
             # the subscriber -- a stream and its whole message -- alive until a full GC too.
-            del observer, on_response
+            del observer, sink, on_response
 
     async def _attempts(
         self,
@@ -209,7 +294,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
@@ -221,7 +307,9 @@ class Transport:
             while True:
                 request = await provider.build_request(params, betas=betas, path=path, body=body)
                 try:
-                    response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
+                    response = await self.exchange.send(
+                        request.method, request.url, request.headers, request.body, timeouts
+                    )
                 except (TransportError, ConnectionError) as e:
                     if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
                         failures.append(e)
@@ -256,54 +344,35 @@ class Transport:
                                 Response(response.status, response.headers, _request_id(response.headers), retries)
                             )
                         raise error
+                    if not _is_stream(response):  # a proxy's page, a JSON body, a redirect
+                        error = _not_a_stream(response, await self._read_error_body(response, timeouts))
+                        if retries < retry.max_retries and error.retryable:
+                            failures.append(error)
+                            await asyncio.sleep(retry.delay(retries, response.headers))
+                            retries += 1
+                            continue
+                        if on_response is not None:
+                            on_response(
+                                Response(response.status, response.headers, _request_id(response.headers), retries)
+                            )
+                        raise error
                     if on_response is not None:
                         on_response(Response(response.status, response.headers, _request_id(response.headers), retries))
-                    await self._pump(response, provider, timeouts, observer, on_chunk)
+                    await self._pump(response, provider, timeouts, observer, sink, on_chunk)
                     return
                 finally:
                     response.close()  # closes the connection unless fully read and released
         finally:
-            del observer, on_response  # (see _run)
+            del observer, sink, on_response  # (see _run)
 
-    async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
-    ) -> aiohttp.ClientResponse:
-        timeout = _client_timeout(timeouts.connect)
-        if type(headers) is not dict:
-            headers = dict(headers)
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(timeouts.first_byte):
-                return await self.session.request(
-                    method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
-                )
-        except TimeoutError as e:
-            if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
-                timeouts.connect is not None and "connect" in str(e).lower()
-            ):
-                raise ConnectTimeoutError(
-                    f"could not connect within {timeouts.connect}s", timeout=timeouts.connect
-                ) from None
-            waited = time.monotonic() - started
-            raise FirstByteTimeoutError(
-                f"no response within first_byte={timeouts.first_byte}s (waited {waited:.1f}s)",
-                timeout=timeouts.first_byte,
-            ) from None
-        except aiohttp.ClientConnectorError as e:
-            raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
-        except aiohttp.ClientError as e:
-            raise ConnectionLostError(f"connection failed before the response: {e}") from None
-
-    async def _read_error_body(
-        self, response: aiohttp.ClientResponse, timeouts: Timeouts, limit: int = 1 << 20
-    ) -> bytes:
+    async def _read_error_body(self, response: HTTPResponse, timeouts: Timeouts, limit: int = 1 << 20) -> bytes:
         """The error body, whole (up to ``limit`` bytes); what arrived if it fails or stalls."""
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(timeouts.idle):
                 while size < limit:
-                    chunk = await response.content.read(limit - size)
+                    chunk = await response.read_chunk()
                     if not chunk:
                         break
                     chunks.append(chunk)
@@ -314,21 +383,26 @@ class Transport:
 
     async def _pump(
         self,
-        response: aiohttp.ClientResponse,
+        response: HTTPResponse,
         provider: Provider,
         timeouts: Timeouts,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_chunk: Callable[[bytes], None] | None,
     ) -> None:
         decoder = provider.new_decoder()
-        push_fields, on_fields = getattr(decoder, "push_fields", None), getattr(observer, "on_fields", None)
-        if push_fields is not None and on_fields is not None:
-            push, emit = push_fields, on_fields  # an observer that takes frames as their fields
+        push: Callable[..., None]
+        emit: Callable[..., None]
+        fields = False  # emit takes a frame's fields (the lean route), not a Frame
+        if sink is not None and isinstance(decoder, FieldsDecoder):
+            push, emit, fields = decoder.push_fields, sink.on_fields, True  # the lean route: no Frame built
+        elif isinstance(decoder, PushDecoder):
+            push, emit = decoder.push, observer.on_next
         else:
-            push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
+            push, emit = _push_of(decoder), observer.on_next
+        feed: Callable[[bytes], None] = functools.partial(cast(Any, push), emit=emit)  # frames go out when decoded
 
-        read = response.content.readany
-        lost = _close_delimited_watch(response)  # a reset there looks like a clean end to aiohttp
+        read = response.read_chunk
         idle, content = timeouts.idle, timeouts.content
         watchdog = _IdleWatchdog(idle, content) if idle is not None or content is not None else None
         try:
@@ -344,33 +418,30 @@ class Transport:
                             ) from None
                         raise StreamStalledError(f"no data for idle={idle}s mid-stream", timeout=idle) from None
                     raise
+                except ConnectionLostError:
+                    raise  # already says what happened (a reset on a close-delimited body)
                 except (aiohttp.ClientError, ConnectionError) as e:
                     raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
                 if not chunk:
-                    if lost is not None and lost.done() and not lost.cancelled() and lost.exception() is not None:
-                        cause = lost.exception()
-                        raise ConnectionLostError(
-                            f"connection reset before the (close-delimited) body ended: {cause}"
-                        ) from cause
                     break
                 if watchdog is not None:
                     watchdog.touch(b"ping" not in chunk or not _only_liveness(chunk))
                 if on_chunk is not None:
                     on_chunk(chunk)
                 if b"message_stop" in chunk:
-                    stopped = _StopWatch(emit, push is push_fields and emit is on_fields)
+                    stopped = _StopWatch(emit, fields)
                     push(chunk, stopped)
                     if stopped.seen:  # the message is complete: release the connection now
                         break
                     continue
-                push(chunk, emit)  # each frame goes out as soon as it is decoded
+                feed(chunk)
             for frame in decoder.close():
                 observer.on_next(frame)
             observer.on_completed()
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            del observer, emit, on_fields  # (see _run)
+            del observer, sink, feed, emit  # (see _run)
 
 
 class _IdleWatchdog:
@@ -422,13 +493,22 @@ class _IdleWatchdog:
             self._handle = None
 
 
-def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]], None]:
-    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+def _pushing(decoder: FrameDecoder, emit: Callable[[Frame], None]) -> Callable[[bytes], None]:
+    """Feed a decoder that only has ``feed()``, emitting the frames of each chunk."""
     feed = decoder.feed
 
-    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+    def push(data: bytes) -> None:
         for frame in feed(data):
             emit(frame)
+
+    return push
+
+
+def _push_of(decoder: FrameDecoder) -> Callable[..., None]:
+    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+
+    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+        _pushing(decoder, emit)(data)
 
     return push
 
@@ -461,7 +541,7 @@ class _StopWatch:
             self.seen = True
 
 
-def _is_stream(response: aiohttp.ClientResponse) -> bool:
+def _is_stream(response: HTTPResponse) -> bool:
     """A 2xx whose content type (when there is one) is an event stream (SSE or Bedrock's)."""
     if not 200 <= response.status < 300:
         return False
@@ -469,7 +549,7 @@ def _is_stream(response: aiohttp.ClientResponse) -> bool:
     return not content_type or "event-stream" in content_type or "eventstream" in content_type
 
 
-def _not_a_stream(response: aiohttp.ClientResponse, body: bytes) -> APIError:
+def _not_a_stream(response: HTTPResponse, body: bytes) -> APIError:
     """The error for a response that is not the stream, typed from its body when it can be."""
     status, headers = response.status, response.headers
     content_type = headers.get("content-type")
@@ -524,6 +604,23 @@ def _close_delimited_watch(response: aiohttp.ClientResponse) -> asyncio.Future[N
     if closed is not None:
         closed.add_done_callback(_retrieve)
     return closed
+
+
+def _checked(
+    read: Callable[[], Awaitable[bytes]], lost: asyncio.Future[None]
+) -> Callable[[], Coroutine[Any, Any, bytes]]:
+    """``read`` for a close-delimited body: its end raises if the connection was reset."""
+
+    async def read_chunk() -> bytes:
+        chunk = await read()
+        if not chunk and lost.done() and not lost.cancelled():
+            cause = lost.exception()
+            if cause is not None:
+                message = f"connection reset before the (close-delimited) body ended: {cause}"
+                raise ConnectionLostError(message) from cause
+        return chunk
+
+    return read_chunk
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -27,7 +27,7 @@ from rxclaude.core.events import (
 from rxclaude.core.message import ToolInput
 from rxclaude.core.partial_json import StringTracker, last_string, split_string_body, with_last_string
 from rxclaude.core.toolmode import InputMode, lenient, mode_for_block
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import lift
 
 __all__ = ["citations", "deltas", "of_type", "text", "thinking", "tool_input"]
 
@@ -179,11 +179,10 @@ def tool_input(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]
                 close(prefilled.pop(0))
 
         def on_next(event: Event) -> None:
-            t = type(event)
-            if t is ContentBlockDeltaEvent:
-                delta = event.delta  # type: ignore[union-attr]
+            if type(event) is ContentBlockDeltaEvent:
+                delta = event.delta
                 if type(delta) is InputJSONDelta:
-                    entry = open_blocks.get(event.index)  # type: ignore[union-attr]
+                    entry = open_blocks.get(event.index)
                     if entry is None:
                         return
                     fragment = delta.partial_json
@@ -224,27 +223,27 @@ def tool_input(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]
                     if value != entry.last:
                         entry.last = value
                         emit(_value(entry.state, value, False))
-            elif t is ContentBlockStartEvent:
-                close_prefilled(event.index)  # type: ignore[union-attr]
-                block = event.content_block  # type: ignore[union-attr]
+            elif type(event) is ContentBlockStartEvent:
+                close_prefilled(event.index)
+                block = event.content_block
                 if isinstance(block, TOOL_INPUT_BLOCKS):
-                    state = BlockState(event.index, block)  # type: ignore[union-attr]
+                    state = BlockState(event.index, block)
                     open_blocks[state.index] = _OpenInput(state, block.input, mode_for_block(partial_mode, block))
                     emit(_value(state, block.input, False))
-            elif t is ContentBlockStopEvent:
-                index = event.index  # type: ignore[union-attr]
+            elif type(event) is ContentBlockStopEvent:
+                index = event.index
                 close_prefilled(index)
                 if prefilled and prefilled[0] == index:
                     prefilled.pop(0)
                 close(index)
-            elif t is MessageStartEvent:
-                for i, block in enumerate(event.message.content):  # type: ignore[union-attr]
+            elif type(event) is MessageStartEvent:
+                for i, block in enumerate(event.message.content):
                     if isinstance(block, TOOL_INPUT_BLOCKS):
                         state = BlockState(i, block)
                         open_blocks[i] = _OpenInput(state, block.input, mode_for_block(partial_mode, block))
                         prefilled.append(i)
                         emit(_value(state, block.input, False))
-            elif t is MessageDeltaEvent or t is MessageStopEvent:
+            elif type(event) is MessageDeltaEvent or type(event) is MessageStopEvent:
                 close_prefilled()
 
         return on_next, None
