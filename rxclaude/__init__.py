@@ -52,12 +52,14 @@ from rxclaude.core.errors import (
     ModelIdError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
     RequestShapeError,
     RequestTimeoutError,
     RequestTooLargeError,
+    RoutesExhaustedError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
@@ -79,14 +81,17 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.core.toolmode import ToolInputModes
+from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -94,6 +99,7 @@ from rxclaude.version import __version__
 __all__ = [
     "APIError",
     "AnthropicAWSClient",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
@@ -117,6 +123,7 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FallbackStream",
     "FileDeleted",
     "FileMetadata",
     "FilePage",
@@ -140,7 +147,9 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
     "Relay",
@@ -148,6 +157,8 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "Route",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",
@@ -156,6 +167,8 @@ __all__ = [
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TooManyImagesError",
     "ToolInput",
@@ -175,8 +188,11 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "fallback",
     "operators",
+    "output_format",
     "parse_frame",
     "replay",
     "sinks",
+    "switch_on_any",
 ]

@@ -9,11 +9,13 @@
     │   ├── MalformedEventError              a frame whose data is not the JSON its event needs
     │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
+    ├── OutputValidationError (ValueError)   a structured output is not JSON, or not of its schema
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
     ├── ConfigurationError (ValueError)      a client option with no meaning (``auth="basic"``)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
+    ├── RoutesExhaustedError                 every route of a fallback failed before content
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
     │   ├── BadRequestError                  400 invalid_request_error
     │   ├── AuthenticationError              401 authentication_error
@@ -48,7 +50,7 @@
         ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
         ├── TooManyImagesError               more images than one request may carry
         ├── EncryptedPDFError                encrypted or password-protected PDF
-        └── RequestShapeError                a role, thinking or effort the API version refuses
+        └── RequestShapeError                a message role or thinking the API version refuses
 
 An ``error`` event that arrives *inside* a 200 stream is typed exactly like an HTTP error
 (``overloaded_error`` -> :class:`OverloadedError`), with ``status_code`` the stream's status
@@ -95,12 +97,14 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestShapeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "ServerError",
     "ServiceUnavailableError",
@@ -189,6 +193,21 @@ class ToolInputError(RxClaudeError, ValueError):
         self.json = json
 
 
+class OutputValidationError(RxClaudeError, ValueError):
+    """A structured output (a JSON reply, or a strict tool's input) is not valid JSON, ended
+    before its value did, or does not match its schema.
+
+    ``raw`` is the whole text received; ``value`` the parsed JSON (``None`` if it did not
+    parse); ``errors`` one line per problem the validator found.
+    """
+
+    def __init__(self, message: str, *, raw: str, value: Any = None, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.value = value
+        self.errors = errors
+
+
 class BufferOverflowError(RxClaudeError):
     """A consumer fell ``maxsize`` values behind its source with ``overflow="error"``."""
 
@@ -220,6 +239,19 @@ class IncompleteStreamError(RxClaudeError):
 
 class StreamCancelledError(IncompleteStreamError):
     """The stream was cancelled on purpose (``cancel()``, dispose, leaving ``async with``)."""
+
+
+class RoutesExhaustedError(RxClaudeError):
+    """Every route of :func:`rxclaude.fallback` failed before its first content.
+
+    ``errors`` holds each route's error, in the order the routes were tried; the last one is
+    also the ``__cause__``.
+    """
+
+    def __init__(self, errors: tuple[Exception, ...]) -> None:
+        tried = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
+        super().__init__(f"all {len(errors)} routes failed before content ({tried})")
+        self.errors = errors
 
 
 # -- the API said no ---------------------------------------------------------------------------
@@ -567,8 +599,8 @@ class EncryptedPDFError(ContentError):
 
 class RequestShapeError(ContentError):
     """The request's shape is one the API (under its ``anthropic-version``) answers 400 to:
-    a ``system``-role message before ``2026-10-21``, a malformed ``thinking``, an unknown
-    ``effort``. The message names the place and the fix."""
+    a ``system``-role message before ``2026-10-21``, a malformed ``thinking``. The message names
+    the place and the fix."""
 
 
 class ConfigurationError(RxClaudeError, ValueError):

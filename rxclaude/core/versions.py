@@ -5,10 +5,10 @@ events are the same under every version. ``2023-06-01`` takes ``user`` and ``ass
 messages; ``2026-10-21`` (what the official SDKs send since Python 2.17 / TypeScript 1.17)
 also takes ``role: "system"`` messages, whose content is a string or text blocks.
 :func:`check_request` refuses what the API would answer 400 to, with the place and the fix:
-a message role the version lacks, a malformed ``thinking`` (``enabled`` needs
-``budget_tokens`` >= 1024; ``adaptive`` takes an optional ``display``) or an unknown
-``output_config.effort``. An unknown (future) version is not second-guessed: only the parts
-every version shares are checked.
+a message role the version lacks, or a malformed ``thinking`` (``enabled`` needs
+``budget_tokens`` >= 1024; ``adaptive`` takes an optional ``display``). ``output_config``
+(``effort``, ``format``) is left to the API (the mock checks it as the API does). An unknown
+(future) version is not second-guessed: only the parts every version shares are checked.
 
 Example:
     >>> check_request({"messages": [{"role": "system", "content": "Be brief."}]}, "2026-10-21")
@@ -65,7 +65,7 @@ def request_problem(params: Mapping[str, Any], version: str) -> str | None:
                 problem = _system_content(message.get("content"))
                 if problem is not None:
                     return f"messages[{i}].content: {problem}"
-    return _thinking_problem(params) or _effort_problem(params)
+    return _thinking_problem(params)
 
 
 def _system_content(content: Any) -> str | None:
@@ -96,18 +96,6 @@ def _thinking_problem(params: Mapping[str, Any]) -> str | None:
         display = thinking.get("display")
         if display is not None and display not in _DISPLAY:
             return f"thinking.adaptive.display: Input should be {' or '.join(repr(d) for d in _DISPLAY)}"
-    return None
-
-
-def _effort_problem(params: Mapping[str, Any]) -> str | None:
-    config = params.get("output_config")
-    if config is None:
-        return None
-    if not isinstance(config, Mapping):
-        return "output_config: Input should be a valid dictionary"
-    effort = config.get("effort")
-    if effort is not None and effort not in EFFORTS:
-        return f"output_config.effort: Input should be {', '.join(repr(e) for e in EFFORTS)}"
     return None
 
 
