@@ -465,7 +465,8 @@ class Transport:
                 if b"message_stop" in chunk:
                     stopped = _StopWatch(emit, fields)
                     push(chunk, stopped)
-                    if stopped.seen:  # the message is complete: release the connection now
+                    if stopped.seen:  # the message is complete: the body's end is all that is left
+                        await _drain(read, feed, _AFTER_STOP)
                         break
                     continue
                 feed(chunk)
@@ -590,6 +591,21 @@ def _only_liveness(chunk: bytes) -> bool:
     for token in _LIVENESS:
         chunk = chunk.replace(token, b"")
     return not chunk.strip()
+
+
+_AFTER_STOP = 0.5  # seconds a body may take to end after message_stop before it is closed
+
+
+async def _drain(read: Callable[[], Awaitable[bytes]], feed: Callable[[bytes], None], grace: float) -> None:
+    """Read to the body's end (its terminator usually came with message_stop), so the
+    connection goes back to the pool; a body that does not end within ``grace`` seconds is left
+    for the caller to close. Anything after message_stop still reaches the raw frames."""
+    try:
+        async with asyncio.timeout(grace):
+            while chunk := await read():
+                feed(chunk)
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        pass  # closed by the caller: the message is complete either way
 
 
 class _StopWatch:
