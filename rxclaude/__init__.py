@@ -30,11 +30,13 @@ from rxclaude.core.errors import (
     BadRequestError,
     BillingError,
     BufferOverflowError,
+    ConfigurationError,
     ConflictError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
     ContentError,
+    ContentStalledError,
     CorruptMediaError,
     EncryptedPDFError,
     EventOrderError,
@@ -54,6 +56,7 @@ from rxclaude.core.errors import (
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
+    RequestShapeError,
     RequestTimeoutError,
     RequestTooLargeError,
     RoutesExhaustedError,
@@ -68,6 +71,7 @@ from rxclaude.core.errors import (
     TotalTimeoutError,
     TransportError,
     TransportTimeoutError,
+    UnexpectedResponseError,
     UnprocessableEntityError,
     UnsupportedFeatureError,
     UnsupportedMediaError,
@@ -81,6 +85,7 @@ from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.recovery import RecoveryAttempt, RecoveryPolicy
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.core.toolmode import ToolInputModes
 from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
@@ -105,12 +110,14 @@ __all__ = [
     "BufferStats",
     "Citation",
     "Client",
+    "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
     "ConnectionLostError",
     "ContentBlock",
     "ContentError",
+    "ContentStalledError",
     "CorruptMediaError",
     "Delta",
     "EncryptedPDFError",
@@ -150,6 +157,7 @@ __all__ = [
     "RecoveryEvent",
     "RecoveryPolicy",
     "Relay",
+    "RequestShapeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
@@ -169,9 +177,11 @@ __all__ = [
     "TooManyImagesError",
     "ToolInput",
     "ToolInputError",
+    "ToolInputModes",
     "TotalTimeoutError",
     "TransportError",
     "TransportTimeoutError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",

@@ -16,12 +16,14 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
 from rxclaude.core.recovery import RecoveryPolicy
 from rxclaude.core.retry import RetryPolicy
+from rxclaude.core.toolmode import ToolInputModes
+from rxclaude.core.versions import DEFAULT_VERSION, check_request
 from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.observe import Instrumentation
-from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
+from rxclaude.transport.providers.anthropic import AnthropicProvider
 from rxclaude.transport.providers.base import Provider
 from rxclaude.transport.providers.platform import PlatformProvider
 from rxclaude.transport.recovery import Recovery
@@ -59,9 +61,10 @@ class Messages:
         """
         holder: list[MessageStream] = []
         source = self._client._frames(params, on_response=lambda r: holder[0]._set_response(r))
-        partial_mode = "trailing-strings" if "fine-grained-tool-streaming-2025-05-14" in self._client.betas else "on"
+        # Each tool block's input mode: the tool's eager_input_streaming, else the beta header.
+        modes = ToolInputModes.for_request(params, self._client._betas_for(params))
         policy = self._client.recovery if recovery is None else RecoveryPolicy.of(recovery)
-        stream = MessageStream(source, partial_mode=partial_mode, recovery=self._client._recovery(policy, params))
+        stream = MessageStream(source, partial_mode=modes, recovery=self._client._recovery(policy, params))
         holder.append(stream)
         return stream
 
@@ -81,7 +84,11 @@ class Client:
     Args:
         api_key: defaults to ``ANTHROPIC_API_KEY``. Never shown in a repr, log or error.
         base_url: defaults to ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``.
-        anthropic_version: the ``anthropic-version`` header (documented: ``2023-06-01``).
+        anthropic_version: the ``anthropic-version`` header: ``"2023-06-01"`` (the default, else
+            ``RXCLAUDE_ANTHROPIC_VERSION``) or ``"2026-10-21"`` (adds ``role: "system"``
+            messages); responses are the same under both. See the README.
+        auth: how the API key is sent: ``"x-api-key"`` (the default, else ``RXCLAUDE_AUTH``)
+            or ``"bearer"`` (``Authorization: Bearer``, as the official SDKs 2.17/1.17 do).
         betas: ``anthropic-beta`` values, sent comma-separated.
         max_retries: retries before the first response byte (official SDK policy); also the
             number of recoveries after it, unless ``recovery`` sets its own.
@@ -113,7 +120,8 @@ class Client:
         api_key: str | None = None,
         base_url: str | None = None,
         *,
-        anthropic_version: str = DEFAULT_VERSION,
+        anthropic_version: str | None = None,
+        auth: str | None = None,
         betas: Sequence[str] = (),
         max_retries: int = 2,
         timeouts: Timeouts | None = None,
@@ -130,8 +138,9 @@ class Client:
             api_key,
             base_url,
             auth_token=auth_token,
-            anthropic_version=anthropic_version,
+            anthropic_version=anthropic_version or os.environ.get("RXCLAUDE_ANTHROPIC_VERSION") or DEFAULT_VERSION,
             default_headers=default_headers,
+            auth=auth or os.environ.get("RXCLAUDE_AUTH") or "x-api-key",
         )
         self.betas = tuple(betas)
         self.retry = RetryPolicy(max_retries=max_retries)
@@ -144,9 +153,28 @@ class Client:
         self.messages = Messages(self)
         self.files = Files(self)
 
+    def _betas_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The ``anthropic-beta`` values of one request: the client's, its default header's,
+        and the request's own ``betas=[...]`` (sent as the header, never in the body)."""
+        betas = list(self.betas)
+        for name, value in (getattr(self.provider, "default_headers", None) or {}).items():
+            if name.lower() == "anthropic-beta":
+                betas.extend(b.strip() for b in str(value).split(",") if b.strip())
+        extra = params.get("betas")
+        if isinstance(extra, str):
+            extra = [extra]
+        if isinstance(extra, Sequence):
+            betas.extend(str(b) for b in extra if str(b) not in betas)
+        return tuple(dict.fromkeys(betas))
+
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
         """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
+        if "betas" in params:  # per-request betas go in the header
+            extra = params["betas"]
+            params = {k: v for k, v in params.items() if k != "betas"}
+            extra = [extra] if isinstance(extra, str) else list(extra or ())
+            betas = tuple(dict.fromkeys((*betas, *map(str, extra))))
         serves_files = self.provider.name == "anthropic" or (
             isinstance(self.provider, PlatformProvider) and self.provider.files_api
         )
@@ -154,6 +182,8 @@ class Client:
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:
+            version = getattr(self.provider, "anthropic_version", None)
+            check_request(params, version if isinstance(version, str) else "")
             limit = getattr(self.provider, "max_request_bytes", None)
             if limit is None:
                 validate_request(params, body=body)

@@ -51,13 +51,20 @@ from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import TextDelta, ThinkingDelta
 from rxclaude.core.errors import IncompleteStreamError, RxClaudeError, StreamCancelledError
-from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event, RecoveryEvent
+from rxclaude.core.events import (
+    ContentBlockDeltaEvent,
+    ErrorEvent,
+    Event,
+    MessageStartEvent,
+    RecoveryEvent,
+)
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import delta_event, error_for, parse_lean
 from rxclaude.core.ratelimit import RateLimits
 from rxclaude.core.recovery import RecoveryAttempt
 from rxclaude.operators import Broadcast
+from rxclaude.operators.assembling import BlockEmitter
 from rxclaude.plumbing import DirectObservable, FrameSource, Once
 from rxclaude.recovering import Recoverer
 from rxclaude.transport.base import Response
@@ -174,17 +181,15 @@ class MessageStream:
 
     @property
     def blocks(self) -> Observable[ContentBlock]:
-        """Each content block, complete, at its ``content_block_stop``."""
+        """Each content block, complete, at its ``content_block_stop`` (those filled in
+        ``message_start`` first, in order: see :func:`rxclaude.operators.blocks`)."""
         acc, mode = self._acc, self._partial_mode
 
         def setup(observer: abc.ObserverBase[ContentBlock]) -> tuple[Callable[[Event], None], None]:
-            emit = observer.on_next
-
-            def on_next(event: Event) -> None:
-                if type(event) is ContentBlockStopEvent and 0 <= event.index < len(acc.blocks):
-                    emit(acc.blocks[event.index].build(None, mode))  # fed before it is routed here
-
-            return on_next, None
+            emitter = BlockEmitter(acc, observer.on_next, mode)  # acc is fed before events get here
+            if acc.started and not acc.done and len(acc.blocks) == acc.prefilled:
+                emitter.after(MessageStartEvent(Message()))  # message_start's blocks are in, not out
+            return emitter.after, None
 
         return self._counted(self._others).pipe(ops.lift(setup))
 
@@ -485,8 +490,8 @@ class MessageStream:
         if not self._acc.started:
             return None
         try:
-            return self._acc.message()
-        except RxClaudeError:
+            return self._acc.message(tolerant=True)  # invalid tool JSON stays readable as a value
+        except RxClaudeError:  # pragma: no cover - tolerant building raises nothing but this
             return None
 
     @property

@@ -82,10 +82,10 @@ async def test_headers_sent(server: MockServer) -> None:
 
 async def test_version_and_betas_configurable(server: MockServer) -> None:
     betas = ("interleaved-thinking-2025-05-14", "files-api-2025-04-14")
-    async with Client(api_key=KEY, base_url=server.url, anthropic_version="2099-01-01", betas=betas) as client:
+    async with Client(api_key=KEY, base_url=server.url, anthropic_version="2026-10-21", betas=betas) as client:
         await within(client.messages.create(**PARAMS))
     h = server.requests[0].headers
-    assert h["anthropic-version"] == "2099-01-01"
+    assert h["anthropic-version"] == "2026-10-21"
     assert h["anthropic-beta"] == "interleaved-thinking-2025-05-14,files-api-2025-04-14"
 
 

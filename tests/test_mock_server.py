@@ -283,7 +283,7 @@ async def test_missing_key_is_401(server: MockServer, http: aiohttp.ClientSessio
 async def test_any_key_or_bearer_is_accepted_by_default(server: MockServer, http: aiohttp.ClientSession) -> None:
     status, _, _ = await post(http, server, headers={"x-api-key": "whatever", "anthropic-version": "2026-10-21"})
     assert status == 200
-    status, _, _ = await post(http, server, headers={"authorization": "Bearer tok", "anthropic-version": "v"})
+    status, _, _ = await post(http, server, headers={"authorization": "Bearer tok", "anthropic-version": "2023-06-01"})
     assert status == 200
 
 
@@ -292,7 +292,9 @@ async def test_required_key(http: aiohttp.ClientSession) -> None:
         assert server.api_key == "the-key"
         status, _, body = await post(http, server, headers={"x-api-key": "nope", "anthropic-version": "2023-06-01"})
         assert status == 401 and orjson.loads(body)["error"]["message"] == "invalid x-api-key"
-        status, _, _ = await post(http, server, headers={"authorization": "Bearer the-key", "anthropic-version": "1"})
+        status, _, _ = await post(
+            http, server, headers={"authorization": "Bearer the-key", "anthropic-version": "2026-10-21"}
+        )
         assert status == 200
 
 

@@ -81,7 +81,7 @@ async def test_spans_per_request_and_attempt_with_the_sdk_attribute_names(server
             model="claude-sonnet-4-5",
             max_tokens=64,
             messages=MESSAGES,
-            thinking={"type": "enabled", "budget_tokens": 9},
+            thinking={"type": "enabled", "budget_tokens": 1024},
         )
         assert await stream.final_text() == "Hello there"
     call, attempts = t.finished()
@@ -92,7 +92,7 @@ async def test_spans_per_request_and_attempt_with_the_sdk_attribute_names(server
     assert a["gen_ai.request.model"] == "claude-sonnet-4-5"
     assert a["gen_ai.request.max_tokens"] == 64
     assert a["gen_ai.request.stream"] is True
-    assert a["anthropic.thinking.type"] == "enabled" and a["anthropic.thinking.budget_tokens"] == 9
+    assert a["anthropic.thinking.type"] == "enabled" and a["anthropic.thinking.budget_tokens"] == 1024
     assert a["gen_ai.usage.input_tokens"] == 11 and a["gen_ai.usage.output_tokens"] == 7
     assert a["anthropic.message.stop_reason"] == "end_turn"
     assert a["anthropic.request.id"] == stream.request_id

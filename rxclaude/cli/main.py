@@ -23,9 +23,10 @@ from typing import Any, TextIO, TypeVar
 from reactivex import Observable
 
 from rxclaude.client import Client
-from rxclaude.core.errors import RxClaudeError
+from rxclaude.core.errors import ConfigurationError, RxClaudeError
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
+from rxclaude.core.versions import API_VERSIONS, AUTH_SCHEMES, EFFORTS
 from rxclaude.stream import MessageStream
 
 __all__ = ["main"]
@@ -47,7 +48,22 @@ def _prompt_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
     p.add_argument("--max-tokens", type=int, default=1024)
     p.add_argument("-s", "--system", help="system prompt")
-    p.add_argument("--thinking", type=int, metavar="BUDGET", help="extended thinking budget in tokens")
+    p.add_argument(
+        "--thinking",
+        type=_thinking,
+        metavar="adaptive|BUDGET",
+        help="thinking: 'adaptive' (Claude 4.6 and later) or a budget in tokens (older models)",
+    )
+    p.add_argument("--effort", choices=EFFORTS, help="output_config.effort (with --thinking adaptive)")
+    p.add_argument(
+        "--anthropic-version",
+        help=f"{' or '.join(API_VERSIONS)} (default: RXCLAUDE_ANTHROPIC_VERSION, else {API_VERSIONS[0]})",
+    )
+    p.add_argument(
+        "--auth",
+        choices=AUTH_SCHEMES,
+        help="send the key as x-api-key or Authorization: Bearer (default RXCLAUDE_AUTH or x-api-key)",
+    )
     p.add_argument("--show", default="", help="extra streams to show: usage,thinking,raw")
     p.add_argument("--image", action="append", default=[], metavar="PATH|URL|file_id", help="attach an image")
     p.add_argument("--pdf", action="append", default=[], metavar="PATH|URL|file_id", help="attach a PDF")
@@ -156,8 +172,12 @@ async def _prompt(ns: argparse.Namespace) -> int:
             }
             if ns.system:
                 params["system"] = ns.system
-            if ns.thinking:
+            if ns.thinking == "adaptive":
+                params["thinking"] = {"type": "adaptive"}
+            elif ns.thinking:
                 params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
+            if ns.effort:
+                params["output_config"] = {"effort": ns.effort}
             stream = client.messages.stream(**params)
             handle = None
             if getattr(ns, "output", None):
@@ -178,8 +198,22 @@ def _client(ns: argparse.Namespace) -> Client:
     """The client for ``--provider`` (first-party by default)."""
     from rxclaude.cloud import client_for
 
-    extra = {"workspace_id": ns.workspace_id} if ns.workspace_id else {}
-    return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url, **extra)
+    options: dict[str, Any] = {"workspace_id": ns.workspace_id} if ns.workspace_id else {}
+    if ns.provider == "anthropic":
+        options.update(anthropic_version=ns.anthropic_version, auth=ns.auth)
+    elif ns.anthropic_version or ns.auth:
+        raise ConfigurationError("--anthropic-version and --auth are for --provider anthropic")
+    return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url, **options)
+
+
+def _thinking(value: str) -> str | int:
+    """``--thinking``: ``adaptive`` or a token budget."""
+    if value == "adaptive":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'adaptive' or a number of tokens, not {value!r}") from None
 
 
 async def _replay(ns: argparse.Namespace) -> int:

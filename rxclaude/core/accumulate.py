@@ -23,13 +23,15 @@ from dataclasses import replace
 from itertools import accumulate, islice
 from typing import Any
 
+import orjson
+
 from rxclaude.core.blocks import (
     TOOL_INPUT_BLOCKS,
     CompactionBlock,
     ContentBlock,
+    FallbackBlock,
     TextBlock,
     ThinkingBlock,
-    UnknownBlock,
 )
 from rxclaude.core.deltas import (
     CitationsDelta,
@@ -55,6 +57,7 @@ from rxclaude.core.events import (
 )
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.partial_json import PartialMode, parse_partial_json
+from rxclaude.core.toolmode import InputMode, lenient, mode_for_block
 from rxclaude.core.values import EMPTY, FrozenDict
 
 __all__ = ["BlockState", "MessageAccumulator", "MessageSnapshot", "merge_usage"]
@@ -73,7 +76,8 @@ def merge_usage(current: Usage, update: Usage) -> Usage:
     Example:
         >>> merge_usage(Usage(input_tokens=16, output_tokens=1), Usage(output_tokens=38))
         Usage(input_tokens=16, output_tokens=38, cache_creation_input_tokens=None, \
-cache_read_input_tokens=None, server_tool_use=None, service_tier=None, extra={})
+cache_read_input_tokens=None, server_tool_use=None, service_tier=None, cache_creation=None, speed=None, \
+inference_geo=None, extra={})
     """
     changes: dict[str, Any] = {"output_tokens": update.output_tokens}
     for name in _USAGE_IF_PRESENT:
@@ -90,6 +94,14 @@ cache_read_input_tokens=None, server_tool_use=None, service_tier=None, extra={})
     if extra is not None:
         changes["extra"] = FrozenDict(extra)
     return replace(current, **changes)
+
+
+def _is_json(raw: str) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 _SEAL = 256  # pieces per sealed segment
@@ -183,8 +195,13 @@ class BlockState:
         """A cheap, immutable marker of how far this block has grown."""
         return (len(self.parts), len(self.citations), len(self.json), self.signature, self.compaction)
 
-    def build(self, view: _View | None = None, mode: PartialMode = "on") -> ContentBlock:
-        """The block as a value, as it was at ``view`` (default: now)."""
+    def build(self, view: _View | None = None, mode: InputMode = "on", *, tolerant: bool = False) -> ContentBlock:
+        """The block as a value, as it was at ``view`` (default: now).
+
+        Tool input that is not valid JSON raises :class:`ToolInputError`, unless it streamed
+        unvalidated (``"trailing-strings"``) or ``tolerant``: then the block has ``input={}``
+        and the raw string in ``invalid_json``.
+        """
         n_parts, n_cites, n_json, signature, compaction = view if view is not None else self.view()
         start = self.start
         if isinstance(start, TextBlock):
@@ -206,7 +223,15 @@ class BlockState:
             raw = self.json.join(n_json)
             if not raw:
                 return start
-            return replace(start, input=self.parse_input(raw, mode))
+            block_mode = mode_for_block(mode, start)
+            if lenient(block_mode) and self.stopped and n_json == len(self.json) and not _is_json(raw):
+                return replace(start, input=self.best_input(raw, block_mode), invalid_json=raw)
+            try:
+                return replace(start, input=self.parse_input(raw, block_mode))
+            except ToolInputError:
+                if tolerant or lenient(block_mode):
+                    return replace(start, input=self.best_input(raw, block_mode), invalid_json=raw)
+                raise
         if isinstance(start, CompactionBlock) and compaction is not None:
             return replace(
                 start,
@@ -215,6 +240,13 @@ class BlockState:
                 absent=frozenset(),
             )
         return start
+
+    def best_input(self, raw: str, mode: PartialMode = "on") -> Any:
+        """What can be read of invalid tool JSON: its partial parse, else ``{}``."""
+        try:
+            return parse_partial_json(raw, mode)
+        except ValueError:
+            return {}
 
     def parse_input(self, raw: str, mode: PartialMode = "on") -> Any:
         """Parse (possibly unfinished) tool JSON, typing a failure as :class:`ToolInputError`."""
@@ -233,7 +265,10 @@ class MessageAccumulator:
     """Feed typed events in order; read the message (or a snapshot) at any time.
 
     ``partial_mode="trailing-strings"`` keeps unfinished strings in tool input, as the SDK does
-    under the ``fine-grained-tool-streaming-2025-05-14`` beta.
+    under the ``fine-grained-tool-streaming-2025-05-14`` beta; a
+    :class:`~rxclaude.core.toolmode.ToolInputModes` chooses per tool block (the request's
+    ``eager_input_streaming``). Blocks that arrive already filled in ``message_start``'s
+    ``content`` come first, in order (``prefilled`` counts them).
 
     Example:
         >>> acc = MessageAccumulator()
@@ -252,10 +287,12 @@ class MessageAccumulator:
         "_usage",
         "done",
         "events",
+        "prefilled",
     )
 
-    def __init__(self, *, partial_mode: PartialMode = "on") -> None:
-        self._mode: PartialMode = partial_mode
+    def __init__(self, *, partial_mode: InputMode = "on") -> None:
+        self._mode: InputMode = partial_mode
+        self.prefilled = 0
         self._start: Message | None = None
         self._blocks: list[BlockState] = []
         self._usage = Usage()
@@ -315,14 +352,16 @@ class MessageAccumulator:
         if type(event) is ContentBlockStartEvent:
             block = event.content_block
             self._blocks.append(BlockState(len(self._blocks), block))
-            if block.type == "fallback" and isinstance(block, UnknownBlock):
-                to = block.raw.get("to")
-                if isinstance(to, dict) and isinstance(to.get("model"), str):
-                    self._model = to["model"]
+            if type(block) is FallbackBlock:
+                to_model = block.to_model
+                if to_model is not None:
+                    self._model = to_model  # the model that produces what follows
         elif type(event) is ContentBlockStopEvent:
             index = event.index
             if 0 <= index < len(self._blocks):
                 self._blocks[index].stopped = True
+            elif index < 0:
+                raise EventOrderError(f"content_block_stop for a negative index ({index})")
         elif type(event) is MessageDeltaEvent:
             self._message_delta(event)
         elif type(event) is MessageStopEvent:
@@ -338,8 +377,9 @@ class MessageAccumulator:
         self._stop_reason = m.stop_reason
         self._stop_sequence = m.stop_sequence
         self._extra = m.extra
-        for i, b in enumerate(m.content):  # always [] on the wire, but be faithful
+        for i, b in enumerate(m.content):  # usually []; code execution can send blocks here
             self._blocks.append(BlockState(i, b))
+        self.prefilled = len(self._blocks)
 
     def feed_text(self, index: int, text: str, thinking: bool = False) -> None:
         """Apply a plain text (or thinking) delta without its event object: the same as
@@ -353,6 +393,8 @@ class MessageAccumulator:
             state = self._blocks[index]  # empty before message_start
         except IndexError:
             state = self._block(index)  # raises the EventOrderError
+        if index < 0:
+            self._block(index)  # a negative index would write into the last block
         if thinking:
             if type(state.start) is ThinkingBlock:
                 state.parts.append(text)
@@ -365,16 +407,21 @@ class MessageAccumulator:
     def _block(self, index: int) -> BlockState:
         if self._start is None:
             raise EventOrderError('Unexpected event order, got content_block_delta before "message_start"')
+        if index < 0:
+            raise EventOrderError(f"content_block_delta for a negative index ({index})")
         try:
             return self._blocks[index]
         except IndexError:
             raise EventOrderError(f"content_block_delta for block {index} before its start") from None
 
     def _delta(self, event: ContentBlockDeltaEvent) -> None:
+        index = event.index
         try:
-            state = self._blocks[event.index]  # empty before message_start
+            state = self._blocks[index]  # empty before message_start
         except IndexError:
-            state = self._block(event.index)  # raises the EventOrderError
+            state = self._block(index)  # raises the EventOrderError
+        if index < 0:
+            self._block(index)  # a negative index would write into the last block
         delta = event.delta
         start = state.start
         if type(delta) is TextDelta:
@@ -420,22 +467,30 @@ class MessageAccumulator:
     def _header(self) -> _Header:
         return (self._usage, self._stop_reason, self._stop_sequence, self._extra, self._model, self.done)
 
-    def message(self, *, incomplete: bool | None = None) -> Message:
+    def message(self, *, incomplete: bool | None = None, tolerant: bool = False) -> Message:
         """The message so far as a value (``incomplete`` defaults to "no message_stop yet").
+
+        ``tolerant``: a tool block whose validated JSON is invalid keeps it in ``invalid_json``
+        instead of raising (for partial messages, which must always be readable).
 
         Raises:
             IncompleteStreamError: not even ``message_start`` has arrived.
-            ToolInputError: a tool block's JSON is invalid (not merely unfinished).
+            ToolInputError: a validated tool block's JSON is invalid (not merely unfinished).
         """
-        return self._build(None, self._header(), incomplete)
+        return self._build(None, self._header(), incomplete, tolerant)
 
-    def _build(self, views: tuple[_View, ...] | None, header: _Header, incomplete: bool | None) -> Message:
+    def _build(
+        self, views: tuple[_View, ...] | None, header: _Header, incomplete: bool | None, tolerant: bool = False
+    ) -> Message:
         usage, stop_reason, stop_sequence, extra, model, done = header
         start = self._start
         if start is None:
             raise IncompleteStreamError("the stream ended before message_start", partial=None)
         blocks = self._blocks if views is None else self._blocks[: len(views)]
-        content = tuple(b.build(None if views is None else views[i], self._mode) for i, b in enumerate(blocks))
+        mode = self._mode
+        content = tuple(
+            b.build(None if views is None else views[i], mode, tolerant=tolerant) for i, b in enumerate(blocks)
+        )
         return Message(
             id=start.id,
             model=model,

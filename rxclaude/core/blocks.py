@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from rxclaude.core.citations import Citation, citation_from_dict
 from rxclaude.core.values import EMPTY, FrozenDict, Value, fast_init_module, finish
 
 __all__ = [
+    "AdvisorToolResultBlock",
     "BashCodeExecutionToolResultBlock",
     "CodeExecutionToolResultBlock",
     "CompactionBlock",
     "ContainerUploadBlock",
     "ContentBlock",
+    "FallbackBlock",
+    "MCPToolListingBlock",
     "MCPToolResultBlock",
     "MCPToolUseBlock",
     "RedactedThinkingBlock",
@@ -92,28 +95,57 @@ class RedactedThinkingBlock(Value):
     extra: FrozenDict = EMPTY
 
 
+_TOOL_LOCAL = frozenset({"invalid_json"})
+_TOOL_DOC = """
+
+    ``invalid_json`` is rxclaude's, never sent back by ``to_dict()``: ``None``, or -- when the
+    input streamed unvalidated (``eager_input_streaming`` or the fine-grained beta) and did not
+    end as valid JSON -- the raw string as received; ``input`` is then what could be read of
+    it (its partial parse, else ``{}``).
+    """
+
+
 @finish
 @dataclass(frozen=True, slots=True)
 class ToolUseBlock(Value):
-    """A client tool call; ``input`` is built from ``input_json_delta`` fragments."""
+    """A client tool call; ``input`` is built from ``input_json_delta`` fragments.
+
+    ``caller`` (``{"type": "direct"}``, or the server tool that made the call) and
+    ``toolset_name`` (for a member of a toolset) are ``None`` when not sent, and then left out
+    of ``to_dict()``.
+    """
 
     id: str = ""
     name: str = ""
     input: Any = field(default_factory=dict)
     type: str = "tool_use"
+    caller: Any = None
+    toolset_name: str | None = None
+    invalid_json: str | None = None
     extra: FrozenDict = EMPTY
+
+    _local: ClassVar[frozenset[str]] = _TOOL_LOCAL
+    _omit_none: ClassVar[frozenset[str]] = frozenset({"caller", "toolset_name"})
 
 
 @finish
 @dataclass(frozen=True, slots=True)
 class ServerToolUseBlock(Value):
-    """A server tool call (web_search, web_fetch, code execution, tool search...)."""
+    """A server tool call (web_search, web_fetch, code execution, tool search...).
+
+    ``caller``: as on :class:`ToolUseBlock` (``None`` when not sent, then not in ``to_dict()``).
+    """
 
     id: str = ""
     name: str = ""
     input: Any = field(default_factory=dict)
     type: str = "server_tool_use"
+    caller: Any = None
+    invalid_json: str | None = None
     extra: FrozenDict = EMPTY
+
+    _local: ClassVar[frozenset[str]] = _TOOL_LOCAL
+    _omit_none: ClassVar[frozenset[str]] = frozenset({"caller"})
 
 
 @finish
@@ -126,7 +158,14 @@ class MCPToolUseBlock(Value):
     server_name: str = ""
     input: Any = field(default_factory=dict)
     type: str = "mcp_tool_use"
+    invalid_json: str | None = None
     extra: FrozenDict = EMPTY
+
+    _local: ClassVar[frozenset[str]] = _TOOL_LOCAL
+
+
+for _tool in (ToolUseBlock, ServerToolUseBlock, MCPToolUseBlock):
+    _tool.__doc__ = (_tool.__doc__ or "").rstrip() + _TOOL_DOC
 
 
 @finish
@@ -164,7 +203,11 @@ TextEditorCodeExecutionToolResultBlock = _result_block(
     "text_editor_code_execution_tool_result", "A text-editor code-execution result (or error)."
 )
 ToolSearchToolResultBlock = _result_block("tool_search_tool_result", "Tool search references.")
+AdvisorToolResultBlock = _result_block(
+    "advisor_tool_result", "(beta) The advisor tool's answer: a result, a redacted result, or an error object."
+)
 for _cls, _name in (
+    (AdvisorToolResultBlock, "AdvisorToolResultBlock"),
     (WebSearchToolResultBlock, "WebSearchToolResultBlock"),
     (WebFetchToolResultBlock, "WebFetchToolResultBlock"),
     (CodeExecutionToolResultBlock, "CodeExecutionToolResultBlock"),
@@ -195,6 +238,51 @@ class ContainerUploadBlock(Value):
     file_id: str = ""
     type: str = "container_upload"
     extra: FrozenDict = EMPTY
+
+
+@finish
+@dataclass(frozen=True, slots=True)
+class MCPToolListingBlock(Value):
+    """(beta) The tool list fetched from an MCP server for this response; send it back unchanged."""
+
+    mcp_server_name: str = ""
+    tools: Any = None
+    type: str = "mcp_tool_listing"
+    extra: FrozenDict = EMPTY
+
+
+@finish
+@dataclass(frozen=True, slots=True)
+class FallbackBlock(Value):
+    """(beta) Where one model's output gives way to a fallback model's; no deltas.
+
+    ``from_`` (``"from"`` on the wire) and ``to`` are ``{"model": ...}`` objects; ``trigger``
+    says why the ``from`` model handed over. The final message's ``model`` becomes ``to``'s.
+    """
+
+    from_: Any = None
+    to: Any = None
+    trigger: Any = None
+    type: str = "fallback"
+    extra: FrozenDict = EMPTY
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FallbackBlock:
+        extra = {k: v for k, v in d.items() if k not in ("type", "from", "to", "trigger")}
+        return cls(d.get("from"), d.get("to"), d.get("trigger"), extra=FrozenDict(extra) if extra else EMPTY)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "fallback", "from": copy.deepcopy(self.from_), "to": copy.deepcopy(self.to)}
+        out["trigger"] = copy.deepcopy(self.trigger)
+        for k, v in self.extra.items():
+            out[k] = copy.deepcopy(v)
+        return out
+
+    @property
+    def to_model(self) -> str | None:
+        """The model that produces what follows (``to.model``), or ``None``."""
+        model = self.to.get("model") if isinstance(self.to, dict) else None
+        return model if isinstance(model, str) else None
 
 
 @finish
@@ -230,6 +318,8 @@ ContentBlock = Union[
     ServerToolResultBlock,
     MCPToolResultBlock,
     ContainerUploadBlock,
+    MCPToolListingBlock,
+    FallbackBlock,
     CompactionBlock,
     UnknownBlock,
 ]
@@ -248,8 +338,11 @@ _BLOCKS: dict[str, Any] = {
         BashCodeExecutionToolResultBlock,
         TextEditorCodeExecutionToolResultBlock,
         ToolSearchToolResultBlock,
+        AdvisorToolResultBlock,
         MCPToolResultBlock,
         ContainerUploadBlock,
+        MCPToolListingBlock,
+        FallbackBlock,
         CompactionBlock,
     )
 }

@@ -12,6 +12,7 @@
     ├── OutputValidationError (ValueError)   a structured output is not JSON, or not of its schema
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
+    ├── ConfigurationError (ValueError)      a client option with no meaning (``auth="basic"``)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
     ├── RoutesExhaustedError                 every route of a fallback failed before content
@@ -27,6 +28,7 @@
     │   ├── UnprocessableEntityError         422
     │   ├── ModelStreamError                 424 (Bedrock modelStreamErrorException)
     │   ├── RateLimitError                   429 rate_limit_error
+    │   ├── UnexpectedResponseError          no stream: a 200 HTML page or JSON body, a redirect
     │   └── ServerError                      5xx
     │       ├── InternalServerError          500 api_error
     │       ├── ServiceUnavailableError      503
@@ -39,6 +41,7 @@
     │       ├── ConnectTimeoutError          no connection within ``connect``
     │       ├── FirstByteTimeoutError        no response byte within ``first_byte``
     │       ├── StreamStalledError           no byte (pings count) for ``idle`` seconds
+    │       │   └── ContentStalledError      only pings (no content) for ``content`` seconds
     │       └── TotalTimeoutError            the whole request took over ``total``
     └── ContentError (ValueError)            a request the API would reject, caught before sending
         ├── UnsupportedMediaError            not JPEG/PNG/GIF/WebP (or PDF/text for documents)
@@ -46,7 +49,8 @@
         ├── MediaTooLargeError               an image over 5 MB, a request over 32 MB, ...
         ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
         ├── TooManyImagesError               more images than one request may carry
-        └── EncryptedPDFError                encrypted or password-protected PDF
+        ├── EncryptedPDFError                encrypted or password-protected PDF
+        └── RequestShapeError                a message role or thinking the API version refuses
 
 An ``error`` event that arrives *inside* a 200 stream is typed exactly like an HTTP error
 (``overloaded_error`` -> :class:`OverloadedError`), with ``status_code`` the stream's status
@@ -71,10 +75,12 @@ __all__ = [
     "BadRequestError",
     "BillingError",
     "BufferOverflowError",
+    "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
     "ConnectionLostError",
+    "ContentStalledError",
     "ContentError",
     "CorruptMediaError",
     "EncryptedPDFError",
@@ -95,6 +101,7 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestShapeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "RoutesExhaustedError",
@@ -109,6 +116,7 @@ __all__ = [
     "TotalTimeoutError",
     "TransportError",
     "TransportTimeoutError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",
@@ -148,12 +156,25 @@ class EventStreamError(StreamFormatError):
 
 
 class MalformedEventError(StreamFormatError):
-    """A frame's ``data`` is not the JSON object its event needs."""
+    """A frame's ``data`` is not the JSON object its event needs.
 
-    def __init__(self, message: str, *, event: str | None = None, data: str | None = None) -> None:
+    ``retryable`` is ``True`` when the data is not JSON at all (a proxy cut the event off): the
+    official SDK 2.17 counts such an event as transient. rxclaude never retries a stream that
+    has begun (no text twice); the flag tells a caller that sending the request again is sound.
+    """
+
+    def __init__(
+        self, message: str, *, event: str | None = None, data: str | None = None, not_json: bool = False
+    ) -> None:
         super().__init__(message)
         self.event = event
         self.data = data
+        self.not_json = not_json
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the event was not JSON (transient), rather than JSON of the wrong shape."""
+        return self.not_json
 
 
 class EventOrderError(StreamFormatError):
@@ -346,6 +367,37 @@ class RateLimitError(APIError):
     """429 ``rate_limit_error`` (Bedrock: ``throttlingException``)."""
 
 
+class UnexpectedResponseError(APIError):
+    """A response that is not the stream, nor an error in the API's shape: a 200 whose body is an
+    HTML page (a proxy's) or JSON that is not an error, or a redirect (never followed: a
+    redirected POST would lose its body). ``content_type`` and ``location`` say what came;
+    ``body`` holds (the start of) it. A non-JSON body counts as transient, as in the official
+    SDK 2.17 (``retryable``, unless ``x-should-retry: false``); a redirect does not.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        content_type: str | None = None,
+        location: str | None = None,
+        transient: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.content_type = content_type
+        self.location = location
+        self.transient = transient
+
+    @property
+    def retryable(self) -> bool:
+        """``x-should-retry`` wins; else whether the body was not JSON (a proxy's page)."""
+        should = self.headers.get("x-should-retry") if self.headers is not None else None
+        if should in ("true", "false"):
+            return should == "true"
+        return self.transient
+
+
 class ServerError(APIError):
     """Any 5xx answer, or an in-stream server-side error."""
 
@@ -499,6 +551,10 @@ class StreamStalledError(TransportTimeoutError):
     """No byte arrived for ``idle`` seconds mid-stream (pings count as liveness)."""
 
 
+class ContentStalledError(StreamStalledError):
+    """Bytes (pings) kept arriving, but no content event for ``Timeouts.content`` seconds."""
+
+
 class TotalTimeoutError(TransportTimeoutError):
     """The whole request took longer than the ``total`` timeout."""
 
@@ -539,3 +595,14 @@ class TooManyImagesError(ContentError):
 
 class EncryptedPDFError(ContentError):
     """An encrypted or password-protected PDF (the API rejects them)."""
+
+
+class RequestShapeError(ContentError):
+    """The request's shape is one the API (under its ``anthropic-version``) answers 400 to:
+    a ``system``-role message before ``2026-10-21``, a malformed ``thinking``. The message names
+    the place and the fix."""
+
+
+class ConfigurationError(RxClaudeError, ValueError):
+    """A client option (argument, CLI flag or environment variable) with no meaning, e.g.
+    ``auth="basic"``; the message names the option and what it accepts."""

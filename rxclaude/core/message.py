@@ -23,8 +23,13 @@ __all__ = [
 class Usage(Value):
     """Token counts; ``message_delta`` values are cumulative totals, not increments.
 
-    ``estimated`` is ``True`` only on usage reported for a stream cut short, where
-    ``output_tokens`` may be the last count the server sent rather than the final one.
+    Every field is ``None`` when the API did not send it. A stream cut short (cancel, error)
+    keeps the last counts the server sent: ``output_tokens`` is then a lower bound.
+    ``cache_creation`` splits ``cache_creation_input_tokens`` by TTL
+    (``{"ephemeral_5m_input_tokens": .., "ephemeral_1h_input_tokens": ..}``); ``service_tier``
+    is ``"standard"``, ``"priority"`` or ``"batch"``; ``speed`` is ``"standard"`` or
+    ``"fast"``; ``inference_geo`` is where inference ran. Keys this version does not know
+    (``output_tokens_details``, ``iterations`` ...) are kept in ``extra``.
     """
 
     input_tokens: int | None = None
@@ -33,6 +38,9 @@ class Usage(Value):
     cache_read_input_tokens: int | None = None
     server_tool_use: Any = None
     service_tier: str | None = None
+    cache_creation: Any = None
+    speed: str | None = None
+    inference_geo: str | None = None
     extra: FrozenDict = EMPTY
 
     @classmethod
@@ -53,6 +61,9 @@ class Usage(Value):
             "cache_read_input_tokens",
             "server_tool_use",
             "service_tier",
+            "cache_creation",
+            "speed",
+            "inference_geo",
         ):
             v = getattr(self, name)
             if v is not None:
@@ -166,6 +177,12 @@ class Message(Value):
         return self.extra.get("stop_details")
 
     @property
+    def diagnostics(self) -> Any:
+        """Request-level ``diagnostics`` (``{"cache_miss_reason": ...}``: why the prompt cache
+        could not reuse the prefix of ``diagnostics.previous_message_id``), or ``None``."""
+        return self.extra.get("diagnostics")
+
+    @property
     def container(self) -> Any:
         """The code-execution ``container`` (``id``, ``expires_at``), or ``None``."""
         return self.extra.get("container")
@@ -178,6 +195,11 @@ class Message(Value):
 class ToolInput:
     """A tool block's input as parsed so far (``done`` once its ``content_block_stop`` arrived).
 
+    ``error`` is set only on a ``done`` value whose input streamed unvalidated and is not valid
+    JSON: a :class:`~rxclaude.ToolInputError` whose ``json`` is the raw string (``input`` is
+    then what could be read of it, else ``{}``). Answer such a call with a ``tool_result``
+    whose ``is_error`` is true.
+
     Example:
         >>> ToolInput(1, "toolu_1", "weather", {"location": "Par"}, done=False).name
         'weather'
@@ -188,6 +210,7 @@ class ToolInput:
     name: str
     input: Any
     done: bool = False
+    error: Any = field(default=None, compare=False)
 
 
 fast_init_module(globals(), __name__)

@@ -35,6 +35,7 @@ from rxclaude.core.events import (
 )
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, Usage
+from rxclaude.core.shape import shape_problem
 from rxclaude.core.values import EMPTY, FrozenDict
 
 __all__ = ["PlainDelta", "delta_event", "error_for", "parse_frame", "parse_lean", "raise_for_error"]
@@ -72,7 +73,9 @@ def parse_lean(event: str, data: bytes | str, id: str | None = None, retry: int 
     except _JSONDecodeError as e:
         if type(data) is bytes:  # not JSON, or not UTF-8: parse the text a Frame would hold
             return parse_lean(event, data.decode("utf-8", "replace"), id, retry)
-        raise MalformedEventError(f"{event!r} frame data is not valid JSON: {e}", event=event, data=str(data)) from None
+        raise MalformedEventError(
+            f"{event!r} frame data is not valid JSON: {e}", event=event, data=str(data), not_json=True
+        ) from None
     if type(d) is not dict:
         raise MalformedEventError(f"{event!r} frame data is not a JSON object", event=event, data=_text(data))
     if len(d) == 3:
@@ -130,20 +133,31 @@ def _typed(d: dict[str, Any], event: str, data: bytes | str, id: str | None, ret
     if t == "content_block_delta":
         delta = d.get("delta")
         index = d.get("index")
-        if type(delta) is dict and type(index) is int:
+        if type(delta) is dict and type(index) is int and index >= 0:
             value = delta_from_dict(delta)
             field = _STRING_FIELDS.get(type(value))
             if field is not None and type(getattr(value, field)) is not str:
                 raise _missing(event, data, f"string delta.{field}")  # text that is not text breaks every join
+            if field is None:
+                problem = shape_problem(value)  # citations and compaction deltas
+                if problem is not None:
+                    raise _missing(event, data, f"delta ({problem})")
             return ContentBlockDeltaEvent(index, value, _rest(d, "index", "delta"))
         raise _missing(event, data, "index and delta")
+    if type(t) is not str:
+        raise _missing(event, data, "string type")  # {"type": {}} is no event type
     try:
         handler = _HANDLERS.get(t)
         if handler is None:
-            return UnknownEvent(str(t), d, Frame(event, _text(data), id, retry))
-        return handler(d)
-    except (KeyError, TypeError, AttributeError, ValueError):
+            return UnknownEvent(t, d, Frame(event, _text(data), id, retry))
+        typed = handler(d)
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError):
         raise _missing(event, data, _REQUIRED.get(t, "its fields")) from None
+    if t in _SHAPED:
+        problem = shape_problem(_SHAPED[t](typed))
+        if problem is not None:
+            raise _missing(event, data, f"{_REQUIRED.get(t, 'its fields')} ({problem})")
+    return typed
 
 
 def _missing(event: str, data: bytes | str, what: str) -> MalformedEventError:
@@ -164,14 +178,14 @@ def _message_start(d: dict[str, Any]) -> Event:
 
 def _block_start(d: dict[str, Any]) -> Event:
     index, block = d["index"], d["content_block"]
-    if type(index) is not int or type(block) is not dict:
+    if type(index) is not int or type(block) is not dict or index < 0:
         raise TypeError
     return ContentBlockStartEvent(index, block_from_dict(block), _rest(d, "index", "content_block"))
 
 
 def _block_stop(d: dict[str, Any]) -> Event:
     index = d["index"]
-    if type(index) is not int:
+    if type(index) is not int or index < 0:
         raise TypeError
     return ContentBlockStopEvent(index, _rest(d, "index")) if len(d) > 2 else ContentBlockStopEvent(index)
 
@@ -179,6 +193,8 @@ def _block_stop(d: dict[str, Any]) -> Event:
 def _message_delta(d: dict[str, Any]) -> Event:
     delta = d.get("delta") or {}
     usage = d.get("usage") or {}
+    if type(delta) is not dict or type(usage) is not dict:
+        raise TypeError
     return MessageDeltaEvent(MessageDelta.from_dict(delta), Usage.from_dict(usage), _rest(d, "delta", "usage"))
 
 
@@ -224,6 +240,12 @@ _REQUIRED = {
     "content_block_start": "index and content_block",
     "content_block_stop": "index",
     "recovery": "kind and attempt",
+    "message_delta": "delta and usage",
+}
+_SHAPED: dict[str, Any] = {  # the typed values of an event whose JSON types are checked
+    "message_start": lambda e: e.message,
+    "content_block_start": lambda e: e.content_block,
+    "message_delta": lambda e: (e.delta, e.usage),
 }
 
 

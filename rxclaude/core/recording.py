@@ -20,6 +20,14 @@ being written::
 * The end line is the last line. ``end`` is ``"completed"``, ``"error"`` (with
   ``"error": {"type": ..., "message": ...}``) or ``"stopped"`` (the sink was disposed or closed).
   A file without an end line was cut off.
+
+A recording may come from anywhere, so reading one is bounded like reading a ``.sse`` file: a
+line over ``max_line`` bytes (64 MiB) or a frame whose ``data`` is over ``max_frame_size``
+(16 MiB, the SSE decoder's limit) is a :class:`~rxclaude.FrameTooLargeError` before it is held
+whole; ``t`` must be a finite number of seconds in ``[0, max_seconds]`` (a day) that never goes
+back, so a replay can never wait forever; ``event``/``data``/``id``/``retry`` must have their
+types; and a file holds at most ``max_frames`` frames (10 million). Each is a
+:class:`~rxclaude.StreamFormatError` naming the line.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from rxclaude.core.errors import StreamFormatError
+from rxclaude.core.errors import FrameTooLargeError, StreamFormatError
 from rxclaude.core.frame import Frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.core.values import Timestamped
@@ -46,6 +54,10 @@ Source = str | os.PathLike[str] | bytes
 
 _CHUNK = 64 * 1024
 _SNIFF_LIMIT = 1024 * 1024
+MAX_LINE = 64 * 1024 * 1024
+MAX_FRAME_SIZE = 16 * 1024 * 1024
+MAX_SECONDS = 24 * 3600.0
+MAX_FRAMES = 10_000_000
 
 
 def _open(source: Source) -> IO[bytes]:
@@ -78,22 +90,33 @@ def sniff(source: Source) -> str:
         return "recording" if _header(f.readline(_SNIFF_LIMIT)) is not None else "sse"
 
 
-def read_timed(source: Source, interval: float | None) -> Generator[tuple[float, Frame | None], None, None]:
-    """Yield ``(t, frame)`` and finally ``(t, None)`` for a recorded end; closes the file when done."""
+def read_timed(
+    source: Source,
+    interval: float | None,
+    *,
+    max_line: int = MAX_LINE,
+    max_frame_size: int = MAX_FRAME_SIZE,
+    max_seconds: float = MAX_SECONDS,
+    max_frames: int = MAX_FRAMES,
+) -> Generator[tuple[float, Frame | None], None, None]:
+    """Yield ``(t, frame)`` and finally ``(t, None)`` for a recorded end; closes the file when done.
+
+    Bounded for untrusted files (see the module docstring for the limits).
+    """
     with _open(source) as f:
         first = f.readline(_SNIFF_LIMIT)
         header = _header(first)
         if header is None:
-            yield from _read_sse(first, f, interval or 0.0)
+            yield from _read_sse(first, f, interval or 0.0, max_frame_size)
         else:
             version = header.get(RECORDING_KEY)
             if version != RECORDING_VERSION:
                 raise StreamFormatError(f"unsupported rxclaude recording version {version!r}")
-            yield from _read_recording(f)
+            yield from _read_recording(f, _Limits(max_line, max_frame_size, max_seconds, max_frames))
 
 
-def _read_sse(first: bytes, f: IO[bytes], interval: float) -> Iterator[tuple[float, Frame | None]]:
-    decoder = SSEDecoder()
+def _read_sse(first: bytes, f: IO[bytes], interval: float, max_frame_size: int) -> Iterator[tuple[float, Frame | None]]:
+    decoder = SSEDecoder(max_frame_size=max_frame_size)
     n = 0
     chunk = first
     while chunk:
@@ -105,24 +128,71 @@ def _read_sse(first: bytes, f: IO[bytes], interval: float) -> Iterator[tuple[flo
         yield n * interval, frame  # pragma: no cover
 
 
-def _read_recording(f: IO[bytes]) -> Iterator[tuple[float, Frame | None]]:
+class _Limits:
+    __slots__ = ("frame_size", "frames", "line", "seconds")
+
+    def __init__(self, line: int, frame_size: int, seconds: float, frames: int) -> None:
+        self.line, self.frame_size, self.seconds, self.frames = line, frame_size, seconds, frames
+
+
+def _read_recording(f: IO[bytes], limits: _Limits) -> Iterator[tuple[float, Frame | None]]:
     number = 1
-    for line in f:
+    last_t = 0.0
+    frames = 0
+    while True:
+        line = f.readline(limits.line + 1)  # never more than the limit in memory
+        if not line:
+            return
         number += 1
+        if len(line) > limits.line:
+            raise FrameTooLargeError(len(line), limits.line)
         if not line.strip():
             continue
         try:
             item = orjson.loads(line)
-            t = float(item["t"])
+            if type(item) is not dict:
+                raise TypeError("a line is a JSON object")
+            t = _time(item.get("t"), last_t, limits.seconds)
             if "end" in item:
                 yield t, None
                 return
-            frame = Frame(item["event"], item["data"], item.get("id"), item.get("retry"))
+            frame = _frame(item, limits.frame_size)
+        except FrameTooLargeError:
+            raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             if not line.endswith(b"\n"):
                 return  # the last line was cut off mid-write (a crash): the recording ends before it
-            raise StreamFormatError(f"recording line {number} is not a valid frame: {e}") from e
+            raise StreamFormatError(f"recording line {number} is not a valid frame: {e}") from None
+        frames += 1
+        if frames > limits.frames:
+            raise StreamFormatError(f"recording has more than max_frames={limits.frames} frames (line {number})")
+        last_t = t
         yield t, frame
+
+
+def _time(value: Any, last: float, limit: float) -> float:
+    """``t``: a finite number of seconds in ``[last, limit]``."""
+    if type(value) not in (int, float):
+        raise TypeError(f"t must be a number of seconds, not {type(value).__name__}")
+    t = float(value)
+    if not 0.0 <= t <= limit:  # also nan, inf and -inf
+        raise ValueError(f"t={value!r} is not between 0 and max_seconds={limit:g}")
+    if t < last:
+        raise ValueError(f"t={value!r} goes back in time (the previous frame was at {last})")
+    return t
+
+
+def _frame(item: dict[str, Any], frame_size: int) -> Frame:
+    event, data, id, retry = item["event"], item["data"], item.get("id"), item.get("retry")
+    if type(event) is not str or type(data) is not str:
+        raise TypeError("event and data must be strings")
+    if id is not None and type(id) is not str:
+        raise TypeError("id must be a string")
+    if retry is not None and type(retry) is not int:
+        raise TypeError("retry must be an integer")
+    if len(data) > frame_size:
+        raise FrameTooLargeError(len(data), frame_size)
+    return Frame(event, data, id, retry)
 
 
 def iter_frames(source: Source, *, interval: float | None = None) -> Iterator[Timestamped[Frame]]:

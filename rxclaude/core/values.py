@@ -61,6 +61,8 @@ class Value:
     extra: FrozenDict  # every subclass has the field: what the API sent that is not modelled
     _known: ClassVar[frozenset[str]] = frozenset()
     _optional: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when absent
+    _local: ClassVar[frozenset[str]] = frozenset()  # rxclaude's own fields: never in to_dict()
+    _omit_none: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when None
 
     @classmethod
     def from_dict(cls: type[V], d: dict[str, Any]) -> V:
@@ -80,11 +82,15 @@ class Value:
         """The JSON object this value stands for (a fresh, deep copy)."""
         out: dict[str, Any] = {}
         absent = getattr(self, "absent", ())
+        local, omit_none = self._local, self._omit_none
         for f in fields(cast(Any, self)):  # every Value subclass is a dataclass
             name = f.name
-            if name in ("extra", "absent") or name in absent:
+            if name in ("extra", "absent") or name in absent or name in local:
                 continue
-            out[name] = jsonify(getattr(self, name))
+            value = getattr(self, name)
+            if value is None and name in omit_none:
+                continue
+            out[name] = jsonify(value)
         for k, v in self.extra.items():
             out[k] = copy.deepcopy(v)
         return out
@@ -104,7 +110,7 @@ def finish(cls: type[V]) -> type[V]:
     """Record a value class's known and optional field names (class decorator, after ``@dataclass``)."""
     all_fields = fields(cast(Any, cls))
     names = {f.name for f in all_fields}
-    cls._known = frozenset(names - {"extra", "type", "absent"})
+    cls._known = frozenset(names - {"extra", "type", "absent"} - cls._local)
     if "absent" in names:
         cls._optional = frozenset(f.name for f in all_fields if f.default is None)
     return cls

@@ -9,15 +9,22 @@ from reactivex import Observable, abc
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot, merge_usage
 from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
-from rxclaude.core.events import ContentBlockStopEvent, Event, MessageDeltaEvent, MessageStartEvent
+from rxclaude.core.events import (
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    Event,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+)
 from rxclaude.core.message import Message, Usage
-from rxclaude.core.partial_json import PartialMode
+from rxclaude.core.toolmode import InputMode
 from rxclaude.operators.lifting import Lifted, PlainStage, lift, lift_events
 
-__all__ = ["blocks", "message", "snapshots", "stop_reason", "usage"]
+__all__ = ["BlockEmitter", "blocks", "message", "snapshots", "stop_reason", "usage"]
 
 
-def snapshots(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[MessageSnapshot]]:
+def snapshots(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[MessageSnapshot]]:
     """The message so far, after every event.
 
     Taking a snapshot costs a few integers per block; its text is joined only when you read
@@ -42,7 +49,7 @@ def snapshots(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event
     return lift(setup)
 
 
-def message(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[Message]]:
+def message(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[Message]]:
     """One final :class:`~rxclaude.Message` at ``message_stop``, then completion.
 
     A source that completes without ``message_stop`` raises
@@ -65,7 +72,7 @@ class _MessageStage(PlainStage):
 
     __slots__ = ("_acc",)
 
-    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: PartialMode) -> None:
+    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: InputMode) -> None:
         acc = self._acc = MessageAccumulator(partial_mode=partial_mode)
         feed = acc.feed
 
@@ -81,7 +88,7 @@ class _MessageStage(PlainStage):
 
     def _partial(self) -> Message | None:
         try:
-            return self._acc.message(incomplete=True) if self._acc.started else None
+            return self._acc.message(incomplete=True, tolerant=True) if self._acc.started else None
         except RxClaudeError:
             return None
 
@@ -94,8 +101,11 @@ class _MessageStage(PlainStage):
         raise IncompleteStreamError("the stream ended before message_stop", partial=self._partial())
 
 
-def blocks(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[ContentBlock]]:
-    """Each content block, complete, at its ``content_block_stop``.
+def blocks(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[ContentBlock]]:
+    """Each content block, complete, at its ``content_block_stop``, in order.
+
+    Blocks that arrive already filled in ``message_start`` come first: each at its own stop
+    if one comes, else when a later block starts or the message ends.
 
     Example:
         >>> events.pipe(ops.blocks()).subscribe(lambda b: print(b.type))  # doctest: +SKIP
@@ -103,18 +113,55 @@ def blocks(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]],
 
     def setup(observer: abc.ObserverBase[ContentBlock]) -> tuple[Callable[[Event], None], None]:
         acc = MessageAccumulator(partial_mode=partial_mode)
-        emit = observer.on_next
+        emitter = BlockEmitter(acc, observer.on_next, partial_mode)
 
         def on_next(event: Event) -> None:
             acc.feed(event)
-            if type(event) is ContentBlockStopEvent:
-                index = event.index
-                if 0 <= index < len(acc.blocks):
-                    emit(acc.blocks[index].build(None, partial_mode))
+            emitter.after(event)
 
         return on_next, None
 
     return lift(setup)
+
+
+class BlockEmitter:
+    """Emits each block of an accumulator once, complete and in order (``blocks()``'s rule).
+
+    Call :meth:`after` with every event but text/thinking deltas, after the accumulator took it.
+
+    Example:
+        >>> emitter = BlockEmitter(acc, print)  # doctest: +SKIP
+    """
+
+    __slots__ = ("_acc", "_emit", "_mode", "_pending")
+
+    def __init__(self, acc: MessageAccumulator, emit: Callable[[ContentBlock], None], mode: InputMode = "on") -> None:
+        self._acc = acc
+        self._emit = emit
+        self._mode = mode
+        self._pending: list[int] = []  # message_start's blocks not emitted yet
+
+    def _flush(self, before: int | None = None) -> None:
+        pending, blocks = self._pending, self._acc.blocks
+        while pending and (before is None or pending[0] < before):
+            self._emit(blocks[pending.pop(0)].build(None, self._mode))
+
+    def after(self, event: Event) -> None:
+        """Take one event (already fed to the accumulator)."""
+        t = type(event)
+        if t is ContentBlockStopEvent:
+            index = event.index  # type: ignore[union-attr]
+            self._flush(index)
+            if self._pending and self._pending[0] == index:
+                self._pending.pop(0)
+            if 0 <= index < len(self._acc.blocks):
+                self._emit(self._acc.blocks[index].build(None, self._mode))
+        elif t is ContentBlockStartEvent:
+            self._flush(event.index)  # type: ignore[union-attr]
+        elif t is MessageStartEvent:
+            self._pending = list(range(self._acc.prefilled))
+        elif t is MessageDeltaEvent or t is MessageStopEvent:
+            self._flush()
 
 
 def usage() -> Callable[[Observable[Event]], Observable[Usage]]:

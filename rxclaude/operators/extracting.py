@@ -14,9 +14,19 @@ from rxclaude.core.accumulate import BlockState
 from rxclaude.core.blocks import TOOL_INPUT_BLOCKS
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import CitationsDelta, Delta, InputJSONDelta, TextDelta, ThinkingDelta
-from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStartEvent, ContentBlockStopEvent, Event
+from rxclaude.core.errors import ToolInputError
+from rxclaude.core.events import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    Event,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+)
 from rxclaude.core.message import ToolInput
-from rxclaude.core.partial_json import PartialMode, StringTracker, last_string, split_string_body, with_last_string
+from rxclaude.core.partial_json import StringTracker, last_string, split_string_body, with_last_string
+from rxclaude.core.toolmode import InputMode, lenient, mode_for_block
 from rxclaude.operators.lifting import lift, lift_plain
 
 __all__ = ["citations", "deltas", "of_type", "text", "thinking", "tool_input"]
@@ -118,8 +128,19 @@ def of_type(*event_types: type[Any]) -> Callable[[Observable[Any]], Observable[A
     return lift(setup)
 
 
-def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[ToolInput]]:
+def tool_input(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[ToolInput]]:
     """Each tool block's input, parsed as it grows, then once more with ``done=True``.
+
+    ``partial_mode`` is one mode for every block, or a
+    :class:`~rxclaude.core.toolmode.ToolInputModes` (per tool, from the request's
+    ``eager_input_streaming``; a MessageStream passes its own). Input that streamed
+    unvalidated (``"trailing-strings"``) and does not end as valid JSON never fails: a
+    fragment that breaks it stops the partial values, and the ``done`` value's ``error`` is
+    a :class:`~rxclaude.ToolInputError` (its ``json`` is the raw string) with ``input`` what
+    could be read of it (else ``{}``), as in the final message's block (``invalid_json``).
+    Tool blocks that arrive filled in
+    ``message_start`` are emitted first, in order: their input, then ``done=True`` at their
+    stop (or when a later block starts, or the message ends).
 
     The first value of a block is its start input (``{}``); a new value is emitted only when
     the parsed input changes. Unfinished strings are left out (``partial_mode="on"``, the
@@ -137,7 +158,33 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
     def setup(observer: abc.ObserverBase[ToolInput]) -> tuple[Callable[[Event], None], None]:
         emit = observer.on_next
         open_blocks: dict[int, _OpenInput] = {}
-        trailing = partial_mode == "trailing-strings"
+        prefilled: list[int] = []  # indices of message_start's tool blocks not yet done
+
+        def close(index: int) -> None:
+            entry = open_blocks.pop(index, None)
+            if entry is None:
+                return
+            state, last, error = entry.state, entry.last, entry.error
+            raw = state.json.join(len(state.json))
+            if raw and error is None:
+                try:
+                    last = orjson.loads(raw)
+                except orjson.JSONDecodeError as e:
+                    if lenient(entry.mode):  # unvalidated: a value that says what is wrong
+                        error = ToolInputError(
+                            f"tool block {index} ({getattr(state.start, 'name', '?')!r}) streamed invalid JSON: {e}",
+                            index=index,
+                            json=raw,
+                        )
+                    else:
+                        last = state.parse_input(raw, entry.mode)
+            if error is not None:
+                last = state.best_input(raw, entry.mode)
+            emit(_value(state, last, True, error))
+
+        def close_prefilled(before: int | None = None) -> None:
+            while prefilled and (before is None or prefilled[0] < before):
+                close(prefilled.pop(0))
 
         def on_next(event: Event) -> None:
             if type(event) is ContentBlockDeltaEvent:
@@ -148,6 +195,9 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                         return
                     fragment = delta.partial_json
                     entry.state.json.append(fragment)
+                    if entry.error is not None:
+                        return  # invalid already: the raw string grows, reported when done
+                    trailing = entry.trailing
                     strings = entry.strings
                     was_inside = strings.inside
                     if not strings.feed(fragment) and was_inside:
@@ -168,7 +218,13 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                     raw = entry.state.json.join(len(entry.state.json))
                     if not raw:
                         return
-                    value = entry.state.parse_input(raw, partial_mode)
+                    try:
+                        value = entry.state.parse_input(raw, entry.mode)
+                    except ToolInputError as e:
+                        if not trailing:
+                            raise
+                        entry.error = e  # unvalidated input: a value at done, never a failure
+                        return
                     entry.tail = None
                     if trailing and strings.inside and not strings.is_key and strings.opened_at is not None:
                         entry.follow(value, fragment[strings.opened_at :])
@@ -176,22 +232,27 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                         entry.last = value
                         emit(_value(entry.state, value, False))
             elif type(event) is ContentBlockStartEvent:
+                close_prefilled(event.index)
                 block = event.content_block
                 if isinstance(block, TOOL_INPUT_BLOCKS):
                     state = BlockState(event.index, block)
-                    open_blocks[state.index] = _OpenInput(state, block.input)
+                    open_blocks[state.index] = _OpenInput(state, block.input, mode_for_block(partial_mode, block))
                     emit(_value(state, block.input, False))
             elif type(event) is ContentBlockStopEvent:
-                entry = open_blocks.pop(event.index, None)
-                if entry is not None:
-                    state, last = entry.state, entry.last
-                    raw = state.json.join(len(state.json))
-                    if raw:
-                        try:
-                            last = orjson.loads(raw)
-                        except orjson.JSONDecodeError:
-                            last = state.parse_input(raw, partial_mode)
-                    emit(_value(state, last, True))
+                index = event.index
+                close_prefilled(index)
+                if prefilled and prefilled[0] == index:
+                    prefilled.pop(0)
+                close(index)
+            elif type(event) is MessageStartEvent:
+                for i, block in enumerate(event.message.content):
+                    if isinstance(block, TOOL_INPUT_BLOCKS):
+                        state = BlockState(i, block)
+                        open_blocks[i] = _OpenInput(state, block.input, mode_for_block(partial_mode, block))
+                        prefilled.append(i)
+                        emit(_value(state, block.input, False))
+            elif type(event) is MessageDeltaEvent or type(event) is MessageStopEvent:
+                close_prefilled()
 
         return on_next, None
 
@@ -202,11 +263,14 @@ class _OpenInput:
     """A tool block whose input is still arriving: its buffer, the last value emitted, where its
     strings stand, and (``"trailing-strings"``) the decoded text of the string it ends inside."""
 
-    __slots__ = ("last", "state", "strings", "tail")
+    __slots__ = ("error", "last", "mode", "state", "strings", "tail", "trailing")
 
-    def __init__(self, state: BlockState, value: Any) -> None:
+    def __init__(self, state: BlockState, value: Any, mode: Any = "on") -> None:
         self.state = state
         self.last = value
+        self.mode = mode
+        self.trailing = mode == "trailing-strings"
+        self.error: ToolInputError | None = None
         self.strings = StringTracker()
         self.tail: tuple[str, str] | None = None  # (decoded so far, an unfinished escape)
 
@@ -239,6 +303,6 @@ class _OpenInput:
         return value
 
 
-def _value(state: BlockState, value: Any, done: bool) -> ToolInput:
+def _value(state: BlockState, value: Any, done: bool, error: ToolInputError | None = None) -> ToolInput:
     block = state.start
-    return ToolInput(state.index, getattr(block, "id", ""), getattr(block, "name", ""), value, done)
+    return ToolInput(state.index, getattr(block, "id", ""), getattr(block, "name", ""), value, done, error)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from rxclaude.core.versions import API_VERSIONS, request_problem
 from rxclaude.testing.files import MockFiles
 from rxclaude.testing.recorded import RecordedRequest
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
@@ -84,7 +85,10 @@ class MockServer:
         api_key: the key :meth:`headers` sends.
         require_key: ``False`` accepts any non-empty key; ``True`` only ``api_key``; a string,
             only that key (it also becomes ``api_key``).
-        require_version: answer 400 when ``anthropic-version`` is missing (any value is accepted).
+        require_version: answer 400 when ``anthropic-version`` is missing or is not one of
+            ``versions`` (``2023-06-01`` and ``2026-10-21``, as the API); the request's shape is
+            checked under its version (``role: "system"`` messages only under ``2026-10-21``;
+            ``thinking`` and ``output_config.effort``), as the API does.
         default_reply: what to answer when the queue is empty.
         rate_limit_headers: send ``anthropic-ratelimit-*`` headers.
         client_max_size: larger request bodies get 413 ``request_too_large`` (the API's 32 MB).
@@ -104,6 +108,7 @@ class MockServer:
         api_key: str = DEFAULT_API_KEY,
         require_key: bool | str = False,
         require_version: bool = True,
+        versions: Iterable[str] = API_VERSIONS,
         default_reply: Reply | None = None,
         routes: Iterable[web.AbstractRouteDef] = (),
         plugins: Iterable[Plugin] = (),
@@ -116,6 +121,7 @@ class MockServer:
         self.api_key = api_key
         self.require_key = require_key
         self.require_version = require_version
+        self.versions = tuple(versions)
         self.default_reply: Reply = default_reply or Reply.echo()
         self.rate_limit_headers = rate_limit_headers
         self.requests: list[RecordedRequest] = []
@@ -582,9 +588,14 @@ class MockServer:
         if not key:
             return self.error_response(record, 401, "authentication_error", "x-api-key header is required")
         if self.require_key and key != self.api_key:
-            return self.error_response(record, 401, "authentication_error", "invalid x-api-key")
-        if self.require_version and not request.headers.get("anthropic-version"):
+            scheme = "x-api-key" if request.headers.get("x-api-key") else "bearer token"
+            return self.error_response(record, 401, "authentication_error", f"invalid {scheme}")
+        version = request.headers.get("anthropic-version")
+        if self.require_version and not version:
             return self.error_response(record, 400, "invalid_request_error", "anthropic-version: header is required")
+        if self.require_version and version not in self.versions:
+            message = f"anthropic-version: {version!r} is not a valid version ({' or '.join(self.versions)})"
+            return self.error_response(record, 400, "invalid_request_error", message)
         return None
 
     def _check_request(
@@ -603,7 +614,12 @@ class MockServer:
             )
         if not isinstance(body, dict):
             return self.error_response(record, 400, "invalid_request_error", "Input should be a valid dictionary")
-        problem = _validate(body, fields) or check_structured(body) or self.files.check_content(body)
+        problem = (
+            _validate(body, fields)
+            or request_problem(body, request.headers.get("anthropic-version", ""))
+            or check_structured(body)
+            or self.files.check_content(body)
+        )
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
         return None

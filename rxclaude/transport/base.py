@@ -24,6 +24,11 @@ class Timeouts:
         first_byte: from sending the request to the response status line.
         idle: the longest silence mid-body; every byte counts, so pings keep a long thinking
             phase alive while a dead connection fails in ``idle`` seconds (StreamStalledError).
+        content: the longest time without a content event (anything but a ping) mid-body; a
+            server that only sends pings ends the stream with ContentStalledError. Thinking
+            and tool-input deltas count as content, so the 600 s default fits long thinking;
+            server tools (web search, code execution) and thinking with ``display: "omitted"``
+            can be silent but for pings for minutes: raise it for those.
         total: the whole request, retries included.
 
     Example:
@@ -34,6 +39,7 @@ class Timeouts:
     connect: float | None = 10.0
     first_byte: float | None = 300.0
     idle: float | None = 300.0
+    content: float | None = 600.0
     total: float | None = None
 
 

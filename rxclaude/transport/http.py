@@ -19,23 +19,28 @@ import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, cast
 
 import aiohttp
+import orjson
 from reactivex import Observable, abc
 
 from rxclaude.core.errors import (
+    APIError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
+    ContentStalledError,
     FirstByteTimeoutError,
     RxClaudeError,
     StreamCancelledError,
     StreamStalledError,
     TotalTimeoutError,
     TransportError,
+    UnexpectedResponseError,
     UnsupportedFeatureError,
+    error_from_body,
 )
 from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
@@ -125,7 +130,8 @@ class _AiohttpResponse:
         self.response = response
         self.status = response.status
         self.headers = response.headers
-        self.read_chunk = response.content.readany
+        lost = _close_delimited_watch(response)  # a reset there looks like a clean end to aiohttp
+        self.read_chunk = response.content.readany if lost is None else _checked(response.content.readany, lost)
         self.release = response.release
         self.close = response.close
 
@@ -362,6 +368,21 @@ class Transport:
                                 Response(response.status, response.headers, _request_id(response.headers), retries)
                             )
                         raise error
+                    if not _is_stream(response):  # a proxy's page, a JSON body, a redirect
+                        error = _not_a_stream(response, await self._read_error_body(response, timeouts))
+                        if watch is not None:
+                            head = Response(response.status, response.headers, _request_id(response.headers), retries)
+                            watch.attempt_failed(error, head)
+                        if retries < retry.max_retries and error.retryable:
+                            failures.append(error)
+                            await asyncio.sleep(retry.delay(retries, response.headers))
+                            retries += 1
+                            continue
+                        if on_response is not None:
+                            on_response(
+                                Response(response.status, response.headers, _request_id(response.headers), retries)
+                            )
+                        raise error
                     if on_response is not None or watch is not None:
                         head = Response(response.status, response.headers, _request_id(response.headers), retries)
                         if on_response is not None:
@@ -402,19 +423,22 @@ class Transport:
         watch: RequestObserver | None = None,
     ) -> None:
         decoder = provider.new_decoder()
-        feed: Callable[[bytes], None]  # each frame goes out as soon as it is decoded
+        push: Callable[..., None]
+        emit: Callable[..., None]
+        fields = False  # emit takes a frame's fields (the lean route), not a Frame
         on_next = observer.on_next if watch is None else _tap_frames(watch, observer.on_next)
         if sink is not None and isinstance(decoder, FieldsDecoder):
             emit = sink.on_fields if watch is None else _tap_fields(watch, sink.on_fields)
-            feed = functools.partial(decoder.push_fields, emit=emit)  # the lean route: no Frame built
-            del emit
+            push, fields = decoder.push_fields, True  # the lean route: no Frame built
         elif isinstance(decoder, PushDecoder):
-            feed = functools.partial(decoder.push, emit=on_next)
+            push, emit = decoder.push, on_next
         else:
-            feed = _pushing(decoder, on_next)
+            push, emit = _push_of(decoder), on_next
+        feed: Callable[[bytes], None] = functools.partial(cast(Any, push), emit=emit)  # frames go out when decoded
 
         read = response.read_chunk
-        watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
+        idle, content = timeouts.idle, timeouts.content
+        watchdog = _IdleWatchdog(idle, content) if idle is not None or content is not None else None
         try:
             while True:
                 try:
@@ -422,18 +446,29 @@ class Transport:
                 except asyncio.CancelledError:
                     if watchdog is not None and watchdog.fired:
                         watchdog.uncancel()
-                        raise StreamStalledError(
-                            f"no data for idle={timeouts.idle}s mid-stream", timeout=timeouts.idle
-                        ) from None
+                        if watchdog.fired == "content":
+                            raise ContentStalledError(
+                                f"no content for content={content}s mid-stream (only pings arrived)", timeout=content
+                            ) from None
+                        raise StreamStalledError(f"no data for idle={idle}s mid-stream", timeout=idle) from None
                     raise
+                except ConnectionLostError:
+                    raise  # already says what happened (a reset on a close-delimited body)
                 except (aiohttp.ClientError, ConnectionError) as e:
                     raise ConnectionLostError(f"connection lost mid-stream: {e}") from None
-                if watchdog is not None:
-                    watchdog.touch()
                 if not chunk:
                     break
+                if watchdog is not None:
+                    watchdog.touch(b"ping" not in chunk or not _only_liveness(chunk))
                 if on_chunk is not None:
                     on_chunk(chunk)
+                if b"message_stop" in chunk:
+                    stopped = _StopWatch(emit, fields)
+                    push(chunk, stopped)
+                    if stopped.seen:  # the message is complete: the body's end is all that is left
+                        await _drain(read, feed, _AFTER_STOP)
+                        break
+                    continue
                 feed(chunk)
             for frame in decoder.close():
                 on_next(frame)
@@ -441,35 +476,44 @@ class Transport:
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            del observer, sink, feed, on_next  # (see _run)
+            del observer, sink, feed, emit, on_next  # (see _run)
 
 
 class _IdleWatchdog:
-    """Cancels the current task after ``idle`` seconds without :meth:`touch`.
+    """Cancels the current task after ``idle`` seconds without :meth:`touch`, or ``content``
+    seconds without a touch that carried content (``fired`` says which: "idle"/"content").
 
     One timer per stream, re-armed only when it fires early: a read costs one clock read, not
     the timer handle that ``asyncio.timeout`` would create per chunk.
     """
 
-    __slots__ = ("_handle", "_idle", "_last", "_loop", "_task", "fired")
+    __slots__ = ("_content", "_handle", "_idle", "_last", "_last_content", "_loop", "_task", "fired")
 
-    def __init__(self, idle: float) -> None:
+    def __init__(self, idle: float | None, content: float | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
         self._task = task
         self._idle = idle
-        self._last = self._loop.time()
-        self.fired = False
-        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._last + idle, self._check)
+        self._content = content
+        self._last = self._last_content = self._loop.time()
+        self.fired = ""
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._deadline()[0], self._check)
 
-    def touch(self) -> None:
-        self._last = self._loop.time()
+    def touch(self, content: bool = True) -> None:
+        self._last = now = self._loop.time()
+        if content:
+            self._last_content = now
+
+    def _deadline(self) -> tuple[float, str]:
+        idle = self._last + self._idle if self._idle is not None else float("inf")
+        content = self._last_content + self._content if self._content is not None else float("inf")
+        return (idle, "idle") if idle <= content else (content, "content")
 
     def _check(self) -> None:
-        deadline = self._last + self._idle
+        deadline, which = self._deadline()
         if self._loop.time() >= deadline:
-            self.fired = True
+            self.fired = which
             self._handle = None
             self._task.cancel()
         else:
@@ -529,7 +573,143 @@ def _pushing(decoder: FrameDecoder, emit: Callable[[Frame], None]) -> Callable[[
     return push
 
 
+def _push_of(decoder: FrameDecoder) -> Callable[..., None]:
+    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+
+    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+        _pushing(decoder, emit)(data)
+
+    return push
+
+
 _NO_TIMEOUT = contextlib.nullcontext()
+_LIVENESS = (b"event: ping", b'data: {"type": "ping"}', b'data: {"type":"ping"}')
+
+
+def _only_liveness(chunk: bytes) -> bool:
+    """Whether a chunk holds nothing but ping frames and blank lines (no content)."""
+    for token in _LIVENESS:
+        chunk = chunk.replace(token, b"")
+    return not chunk.strip()
+
+
+_AFTER_STOP = 0.5  # seconds a body may take to end after message_stop before it is closed
+
+
+async def _drain(read: Callable[[], Awaitable[bytes]], feed: Callable[[bytes], None], grace: float) -> None:
+    """Read to the body's end (its terminator usually came with message_stop), so the
+    connection goes back to the pool; a body that does not end within ``grace`` seconds is left
+    for the caller to close. Anything after message_stop still reaches the raw frames."""
+    try:
+        async with asyncio.timeout(grace):
+            while chunk := await read():
+                feed(chunk)
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        pass  # closed by the caller: the message is complete either way
+
+
+class _StopWatch:
+    """An ``emit`` that notes when the ``message_stop`` frame has gone out."""
+
+    __slots__ = ("_emit", "_fields", "seen")
+
+    def __init__(self, emit: Callable[..., None], fields: bool) -> None:
+        self._emit = emit
+        self._fields = fields
+        self.seen = False
+
+    def __call__(self, *args: Any) -> None:
+        self._emit(*args)
+        event = args[0] if self._fields else getattr(args[0], "event", None)
+        if event == "message_stop":
+            self.seen = True
+
+
+def _is_stream(response: HTTPResponse) -> bool:
+    """A 2xx whose content type (when there is one) is an event stream (SSE or Bedrock's)."""
+    if not 200 <= response.status < 300:
+        return False
+    content_type = response.headers.get("content-type", "").lower()
+    return not content_type or "event-stream" in content_type or "eventstream" in content_type
+
+
+def _not_a_stream(response: HTTPResponse, body: bytes) -> APIError:
+    """The error for a response that is not the stream, typed from its body when it can be."""
+    status, headers = response.status, response.headers
+    content_type = headers.get("content-type")
+    if 300 <= status < 400:
+        location = headers.get("location")
+        return UnexpectedResponseError(
+            f"HTTP {status} redirect to {location or '(no location)'}: rxclaude does not follow redirects "
+            "(a redirected POST loses its body); set base_url to the final address",
+            status_code=status,
+            request_id=_request_id(headers),
+            headers=headers,
+            content_type=content_type,
+            location=location,
+        )
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+        text = body[:300].decode("utf-8", "replace").strip()
+        return UnexpectedResponseError(
+            f"HTTP {status} with a {content_type or 'untyped'} body instead of an event stream "
+            f"(a proxy's page?): {text!r}",
+            status_code=status,
+            request_id=_request_id(headers),
+            body=text,
+            headers=headers,
+            content_type=content_type,
+            transient=True,  # not JSON: the official SDK treats it as transient too
+        )
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        return error_from_body(parsed, status_code=status, headers=headers)  # e.g. an overloaded_error
+    return UnexpectedResponseError(
+        f"HTTP {status} with a JSON body instead of an event stream: {body[:300].decode('utf-8', 'replace')!r}",
+        status_code=status,
+        request_id=_request_id(headers),
+        body=parsed,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def _close_delimited_watch(response: aiohttp.ClientResponse) -> asyncio.Future[None] | None:
+    """For a body that ends when the connection closes (no length, not chunked): a future that
+    holds the connection's loss, so a reset is told from a clean end (aiohttp sees both as EOF)."""
+    headers = response.headers
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+        return None
+    try:
+        closed: asyncio.Future[None] | None = response.connection.protocol.closed  # type: ignore[union-attr]
+    except AttributeError:
+        return None
+    if closed is not None:
+        closed.add_done_callback(_retrieve)
+    return closed
+
+
+def _checked(
+    read: Callable[[], Awaitable[bytes]], lost: asyncio.Future[None]
+) -> Callable[[], Coroutine[Any, Any, bytes]]:
+    """``read`` for a close-delimited body: its end raises if the connection was reset."""
+
+    async def read_chunk() -> bytes:
+        chunk = await read()
+        if not chunk and lost.done() and not lost.cancelled():
+            cause = lost.exception()
+            if cause is not None:
+                message = f"connection reset before the (close-delimited) body ended: {cause}"
+                raise ConnectionLostError(message) from cause
+        return chunk
+
+    return read_chunk
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # read, so asyncio never logs it as unretrieved
 
 
 @functools.lru_cache(maxsize=8)

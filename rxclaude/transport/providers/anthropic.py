@@ -11,14 +11,14 @@ from typing import Any
 import orjson
 
 from rxclaude.core import _json
-from rxclaude.core.errors import APIError, AuthenticationError, error_class_for, error_from_body
+from rxclaude.core.errors import APIError, AuthenticationError, ConfigurationError, error_class_for, error_from_body
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.core.versions import AUTH_SCHEMES, DEFAULT_VERSION
 from rxclaude.transport.providers.base import HTTPRequest
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_VERSION", "AnthropicProvider", "user_agent"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-DEFAULT_VERSION = "2023-06-01"  # the documented version (see api-reference.md §4)
 
 
 @functools.cache
@@ -32,8 +32,9 @@ def user_agent() -> str:
 class AnthropicProvider:
     """Builds ``POST {base_url}/v1/messages`` requests with ``x-api-key`` auth.
 
-    ``auth_token`` (or ``ANTHROPIC_AUTH_TOKEN``) sends ``Authorization: Bearer`` instead.
-    The key is never part of ``repr`` or of any error message.
+    ``auth="bearer"`` sends the API key as ``Authorization: Bearer <key>`` (what the official
+    SDKs send since 2.17 / 1.17); ``auth_token`` (or ``ANTHROPIC_AUTH_TOKEN``) is a bearer
+    token used when there is no API key. The key is never part of ``repr`` or of any error.
 
     Example:
         >>> p = AnthropicProvider(api_key="sk-test", base_url="http://127.0.0.1:8080")
@@ -51,7 +52,15 @@ class AnthropicProvider:
         auth_token: str | None = None,
         anthropic_version: str = DEFAULT_VERSION,
         default_headers: Mapping[str, str] | None = None,
+        auth: str = "x-api-key",
     ) -> None:
+        if auth not in AUTH_SCHEMES:
+            raise ConfigurationError(f"auth={auth!r}: expected one of {', '.join(map(repr, AUTH_SCHEMES))}")
+        if not isinstance(anthropic_version, str) or not anthropic_version.strip():
+            raise ConfigurationError(
+                f"anthropic_version={anthropic_version!r}: expected a version such as {DEFAULT_VERSION!r}"
+            )
+        self.auth = auth
         self._api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         self._auth_token = auth_token if auth_token is not None else os.environ.get("ANTHROPIC_AUTH_TOKEN")
         self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -59,7 +68,8 @@ class AnthropicProvider:
         self.default_headers = dict(default_headers or {})
 
     def __repr__(self) -> str:
-        return f"AnthropicProvider(base_url={self.base_url!r}, anthropic_version={self.anthropic_version!r})"
+        auth = "" if self.auth == "x-api-key" else f", auth={self.auth!r}"
+        return f"AnthropicProvider(base_url={self.base_url!r}, anthropic_version={self.anthropic_version!r}{auth})"
 
     @property
     def has_credentials(self) -> bool:
@@ -78,8 +88,10 @@ class AnthropicProvider:
             "accept": accept,
             "user-agent": user_agent(),
         }
-        if self._api_key:
+        if self._api_key and self.auth == "x-api-key":
             headers["x-api-key"] = self._api_key
+        elif self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
         else:
             headers["authorization"] = f"Bearer {self._auth_token}"
         if betas:
