@@ -3,7 +3,7 @@
 Example::
 
     async with rxclaude.Client() as client:
-        stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+        stream = client.messages.stream(model="claude-sonnet-5-5", max_tokens=256,
                                         messages=[{"role": "user", "content": "Hi"}])
         stream.text.subscribe(lambda s: print(s, end=""))
         message = await stream.final_message()
@@ -66,6 +66,7 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.models import DEFAULT_MODEL, ModelInfo, UnknownModelError, find_model, lookup_model
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -94,6 +95,7 @@ __all__ = [
     "ContentBlock",
     "ContentError",
     "CorruptMediaError",
+    "DEFAULT_MODEL",
     "Delta",
     "EncryptedPDFError",
     "Event",
@@ -117,6 +119,7 @@ __all__ = [
     "MessageSnapshot",
     "MessageStream",
     "Messages",
+    "ModelInfo",
     "ModelStreamError",
     "NotFoundError",
     "OverloadedError",
@@ -141,6 +144,7 @@ __all__ = [
     "TotalTimeoutError",
     "TransportError",
     "TransportTimeoutError",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",
@@ -151,6 +155,8 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "find_model",
+    "lookup_model",
     "operators",
     "parse_frame",
     "replay",
