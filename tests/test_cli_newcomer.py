@@ -102,6 +102,8 @@ def test_a_tool_call_is_shown_with_its_input(server: MockServer, capsys: pytest.
 def test_replay_shows_tool_calls(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(FIXTURES / "tool-use-single-sonnet4.sse"), "--speed", "0"]) == 0
     assert '[tool] weather {"location":"Florence,Italy"}' in capsys.readouterr().out
+    assert main(["replay", str(FIXTURES / "web-search-citations-sonnet4.sse"), "--speed", "0"]) == 0
+    assert '[tool] web_search (server tool) {"query":"Tokyo population 2026 current"}' in capsys.readouterr().out
 
 
 def test_thinking_budget_raises_max_tokens(server: MockServer, capsys: pytest.CaptureFixture[str]) -> None:

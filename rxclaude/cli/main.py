@@ -26,7 +26,7 @@ import orjson
 from reactivex import Observable
 
 from rxclaude.client import Client
-from rxclaude.core.blocks import ContentBlock, ToolUseBlock
+from rxclaude.core.blocks import ContentBlock, MCPToolUseBlock, ServerToolUseBlock, ToolUseBlock
 from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
@@ -384,10 +384,17 @@ class _Terminal:
         self.write(t)
 
     def block(self, block: ContentBlock) -> None:
-        """A tool call, once its input is complete: name and input."""
+        """A tool call, once its input is complete: name and input (server and MCP tools say so)."""
         if isinstance(block, ToolUseBlock):
-            self.break_line()
-            self.write(f"[tool] {block.name} {orjson.dumps(block.input).decode()}\n")
+            name = block.name
+        elif isinstance(block, ServerToolUseBlock):
+            name = f"{block.name} (server tool)"
+        elif isinstance(block, MCPToolUseBlock):
+            name = f"{block.server_name}/{block.name} (MCP)"
+        else:
+            return
+        self.break_line()
+        self.write(f"[tool] {name} {orjson.dumps(block.input, default=dict).decode()}\n")
 
     def raw(self, frame: Frame) -> None:
         self.write(f"\n[raw] {frame.event}: {frame.data.strip()}")
