@@ -227,3 +227,34 @@ def test_cancelled_recording_ends_cancelled_and_replays_the_partial(tmp_path: Pa
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.decode().startswith("One two three")
     assert "ended before message_stop (cancelled)" in replayed.stderr.decode()
+
+
+def test_recorded_end_reads_the_last_line_only(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    big = {"t": 0.1, "event": "content_block_delta", "data": "x" * 200_000}
+    path.write_bytes(b'{"rxclaude_recording":1}\n' + orjson.dumps(big) + b"\n" + b'{"t":0.2,"end":"cancelled"}\n')
+    assert recorded_end(path) == {"t": 0.2, "end": "cancelled"}
+    assert recorded_end(path.read_bytes()[:-30]) is None  # cut off: no end line
+    assert recorded_end(b"event: ping\ndata: {}\n\n") is None  # a raw SSE body has none
+    assert recorded_end(b'{"rxclaude_recording":1}\n') is None
+
+
+async def test_message_operator_can_give_the_partial_of_a_replayed_recording(tmp_path: Path) -> None:
+    from rxclaude import IncompleteStreamError, replay
+    from rxclaude import operators as ops
+
+    path = tmp_path / "r.jsonl"
+    lines = [b'{"rxclaude_recording":1}']
+    sse = (FIXTURES / "text-basic-sonnet4.sse").read_bytes().split(b"\n\n")[:6]  # no message_stop
+    for i, frame in enumerate(sse):
+        event, _, data = frame.partition(b"\ndata: ")
+        lines.append(
+            orjson.dumps({"t": i / 1000, "event": event.removeprefix(b"event: ").decode(), "data": data.decode()})
+        )
+    lines.append(b'{"t":0.01,"end":"cancelled"}')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    partial = await replay(path, None).pipe(ops.parse(), ops.message(incomplete="emit"))
+    assert partial.incomplete and partial.text
+    with pytest.raises(IncompleteStreamError) as caught:
+        await replay(path, None).pipe(ops.parse(), ops.message())
+    assert caught.value.partial == partial

@@ -27,7 +27,7 @@ from reactivex import Observable
 
 from rxclaude.client import Client
 from rxclaude.core.blocks import ContentBlock, MCPToolUseBlock, ServerToolUseBlock, ToolUseBlock
-from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
+from rxclaude.core.errors import RxClaudeError
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
 from rxclaude.core.models import DEFAULT_MODEL as _NEWEST
@@ -305,17 +305,11 @@ async def _replay(ns: argparse.Namespace) -> int:
         text=events.pipe(ops.text()),
         blocks=events.pipe(ops.blocks()),
     )
-    final = _first(events.pipe(ops.message()))
+    final = _first(events.pipe(ops.message(incomplete="emit")))
     events.connect()
     frames.connect()
     try:
-        message = await final
-    except IncompleteStreamError as e:
-        if e.partial is None:
-            terminal.break_line()
-            print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
-            return 1
-        message = e.partial
+        message = await final  # a recording that ended early gives its partial message
     except (RxClaudeError, OSError) as e:
         terminal.break_line()
         print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)

@@ -50,6 +50,7 @@ Source = str | os.PathLike[str] | bytes
 
 _CHUNK = 64 * 1024
 _SNIFF_LIMIT = 1024 * 1024
+_END_LIMIT = 64 * 1024
 
 
 def _open(source: Source) -> IO[bytes]:
@@ -159,10 +160,10 @@ def recorded_end(source: Source) -> dict[str, Any] | None:
     with _open(source) as f:
         if _header(f.readline(_SNIFF_LIMIT)) is None:
             return None
-        last = b""
-        for line in f:
-            if line.strip():
-                last = line
+        body_start = f.tell()
+        size = f.seek(0, io.SEEK_END)
+        f.seek(max(body_start, size - _END_LIMIT))  # an end line is short: read the tail only
+        last = f.read().rstrip().rpartition(b"\n")[2]
     try:
         item = orjson.loads(last) if last else None
     except orjson.JSONDecodeError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from reactivex import Observable, abc
 
@@ -42,13 +43,17 @@ def snapshots(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event
     return lift(setup)
 
 
-def message(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[Message]]:
+def message(
+    *, partial_mode: PartialMode = "on", incomplete: Literal["error", "emit"] = "error"
+) -> Callable[[Observable[Event]], Observable[Message]]:
     """One final :class:`~rxclaude.Message` at ``message_stop``, then completion.
 
     A source that completes without ``message_stop`` raises
-    :class:`~rxclaude.IncompleteStreamError` whose ``partial`` is the message so far; a source
-    error (e.g. an in-stream :class:`~rxclaude.OverloadedError`) is forwarded with the partial
-    message attached as ``error.partial``.
+    :class:`~rxclaude.IncompleteStreamError` whose ``partial`` is the message so far; with
+    ``incomplete="emit"`` it gives that partial message instead (``incomplete=True``), which is
+    what a replayed recording of a cancelled stream holds. A source error (e.g. an in-stream
+    :class:`~rxclaude.OverloadedError`) is forwarded with the partial message attached as
+    ``error.partial``.
 
     Example:
         >>> final = await events.pipe(ops.message())  # doctest: +SKIP
@@ -95,8 +100,16 @@ def message(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]]
                     fail(error)
 
             def on_completed() -> None:
-                if not finished:
-                    fail(IncompleteStreamError("the stream ended before message_stop", partial=partial()))
+                nonlocal finished
+                if finished:
+                    return
+                so_far = partial()
+                if incomplete == "emit" and so_far is not None:
+                    finished = True
+                    observer.on_next(so_far)
+                    observer.on_completed()
+                    return
+                fail(IncompleteStreamError("the stream ended before message_stop", partial=so_far))
 
             return source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
 
