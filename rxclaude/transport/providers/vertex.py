@@ -150,8 +150,8 @@ class VertexProvider:
         """The ``:streamRawPredict`` URL for a model (``@`` kept, other specials quoted).
 
         Example:
-            >>> VertexProvider("p", "global", access_token="t").url_for("claude-opus-4-1@20250805")[36:]
-            '/projects/p/locations/global/publishers/anthropic/models/claude-opus-4-1@20250805:streamRawPredict'
+            >>> VertexProvider("p", "global", access_token="t").url_for("claude-haiku-4-5@20251001")[36:]
+            '/projects/p/locations/global/publishers/anthropic/models/claude-haiku-4-5@20251001:streamRawPredict'
         """
         project = project_id or self.project_id
         if not project:
