@@ -14,8 +14,9 @@ The convention for samples (keep to it when adding a section):
 * In a ```bash block, every line that starts with ``rxclaude`` or ``jupyter nbconvert`` runs
   (``bash -c``, same folder, which also links ``notebooks/``, same environment, except that
   ``jupyter`` runs without ``ANTHROPIC_*`` so the notebooks start their own mock) and must
-  exit 0. Lines with ``--provider`` are not run (they need that
-  cloud's credentials); set-up lines (``python3 -m venv``, ``pip install``) and other
+  exit 0. ``--provider bedrock`` lines talk to the mock Bedrock server (``ANTHROPIC_BEDROCK_BASE_URL``
+  and a bearer key in ``AWS_BEARER_TOKEN_BEDROCK``); other ``--provider`` lines are not run
+  (they need that cloud's credentials); set-up lines (``python3 -m venv``, ``pip install``) and other
   programs are not run either.
 * A block that cannot follow this must say why, in an HTML comment on the line just before its
   fence: ``<!-- sample: not run: <reason> -->``. The reason is required.
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from rxclaude.testing import MockServer, Reply
+from rxclaude.testing import MockBedrockServer, MockServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "notebooks/README.md")
@@ -99,6 +100,15 @@ def server() -> Iterator[MockServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def bedrock() -> Iterator[MockBedrockServer]:
+    with MockBedrockServer(text="Hola from the Bedrock mock.", api_key=_BEDROCK_KEY).running_in_thread() as running:
+        yield running
+
+
+_BEDROCK_KEY = "bedrock-key-for-the-readme-test"
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     from PIL import Image
@@ -158,12 +168,12 @@ def _commands(sample: Sample) -> list[str]:
         line.strip()
         for line in sample.code.splitlines()
         if line.strip().startswith(("rxclaude ", "jupyter nbconvert ")) or line.strip() == "rxclaude"
-        if "--provider" not in line
+        if "--provider" not in line or "--provider bedrock" in line
     ]
 
 
 @pytest.mark.parametrize("sample", BASH, ids=[s.id for s in BASH])
-def test_bash_sample(sample: Sample, server: MockServer, workdir: Path) -> None:
+def test_bash_sample(sample: Sample, server: MockServer, bedrock: MockBedrockServer, workdir: Path) -> None:
     if sample.skip:
         pytest.skip(sample.skip)
     commands = _commands(sample)
@@ -176,6 +186,8 @@ def test_bash_sample(sample: Sample, server: MockServer, workdir: Path) -> None:
         env = _env(server)
         if command.startswith("jupyter"):  # the notebooks start their own scripted mock when no key is set
             env = {k: v for k, v in env.items() if not k.startswith("ANTHROPIC_")}
+        if "--provider bedrock" in command:
+            env.update(ANTHROPIC_BEDROCK_BASE_URL=bedrock.url, AWS_BEARER_TOKEN_BEDROCK=_BEDROCK_KEY)
         done = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True, timeout=TIMEOUT)
         where = f"{sample.id}: {command}\n--- stdout\n{done.stdout.decode()}\n--- stderr\n{done.stderr.decode()}"
         assert done.returncode == 0, where
