@@ -11,7 +11,15 @@ Example::
 
 from rxclaude import operators, sinks
 from rxclaude.client import Client, Messages
-from rxclaude.cloud import BedrockClient, VertexClient, client_for
+from rxclaude.cloud import (
+    AnthropicAWSClient,
+    BedrockClient,
+    BedrockMantleClient,
+    FoundryClient,
+    GoogleCloudClient,
+    VertexClient,
+    client_for,
+)
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
 from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
@@ -39,6 +47,7 @@ from rxclaude.core.errors import (
     InternalServerError,
     MalformedEventError,
     MediaTooLargeError,
+    ModelIdError,
     ModelStreamError,
     NotFoundError,
     OverloadedError,
@@ -70,7 +79,7 @@ from rxclaude.core.models import DEFAULT_MODEL, ModelInfo, UnknownModelError, fi
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
-from rxclaude.operators.buffered import BufferStats
+from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
@@ -80,9 +89,11 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "AnthropicAWSClient",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
+    "BedrockMantleClient",
     "BillingError",
     "BufferOverflowError",
     "BufferStats",
@@ -106,9 +117,11 @@ __all__ = [
     "FilePage",
     "Files",
     "FirstByteTimeoutError",
+    "FoundryClient",
     "Frame",
     "FrameTooLargeError",
     "GatewayTimeoutError",
+    "GoogleCloudClient",
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
@@ -119,6 +132,7 @@ __all__ = [
     "MessageSnapshot",
     "MessageStream",
     "Messages",
+    "ModelIdError",
     "ModelInfo",
     "ModelStreamError",
     "NotFoundError",

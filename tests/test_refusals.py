@@ -163,3 +163,11 @@ def test_lookup_model_says_why() -> None:
     with pytest.raises(UnknownModelError, match="unknown model 'gpt'"):
         lookup_model("gpt")
     assert isinstance(UnknownModelError("x"), rxclaude.RxClaudeError)
+
+
+async def test_platform_style_ids_name_the_first_party_model(server: MockServer) -> None:
+    ok = {"model": "global.anthropic.claude-opus-4-8", "max_tokens": 128000, "messages": USER}
+    assert (await _post(server, ok))[0] == 200
+    gone = {**ok, "model": "eu.anthropic.claude-sonnet-4-5"}
+    status, body = await _post(server, gone)
+    assert _error(status, body) == (404, "not_found_error", "model: eu.anthropic.claude-sonnet-4-5")

@@ -2,7 +2,8 @@
 
 Checked by :class:`~rxclaude.testing.MockServer` after the field checks, in this order:
 
-* an unknown or retired model: 404 ``not_found_error``, ``"model: <id>"``;
+* an unknown or retired model: 404 ``not_found_error``, ``"model: <id>"`` (platform ids of
+  the form ``[geo.]anthropic.<id>``, as on Bedrock's Messages endpoint, name ``<id>``);
 * ``max_tokens`` above the model's output limit: 400, ``"max_tokens: N > LIMIT, which is the
   maximum allowed number of output tokens for <id>"``;
 * ``thinking.type == "enabled"`` with ``budget_tokens`` below 1024, or not below ``max_tokens``;
@@ -28,6 +29,15 @@ BUDGET_ERROR: Final = (
 """The API's 400 message when ``thinking.budget_tokens >= max_tokens``."""
 
 _MIN_BUDGET: Final = 1024
+_GEO_PREFIXES: Final = frozenset({"us", "eu", "jp", "apac", "au", "global"})
+
+
+def _first_party(model: str) -> str:
+    """The first-party id inside a Bedrock Messages (mantle) id: ``[geo.]anthropic.<id>``."""
+    head, dot, rest = model.partition(".")
+    if dot and head in _GEO_PREFIXES:
+        model = rest
+    return model.removeprefix("anthropic.")
 
 
 class Refusal(NamedTuple):
@@ -52,7 +62,7 @@ def refusal_for(body: Mapping[str, Any], *, count_tokens: bool = False) -> Refus
         404
     """
     model = str(body.get("model"))
-    info = find_model(model)
+    info = find_model(_first_party(model))
     if info is None or info.is_retired():
         return Refusal(404, "not_found_error", f"model: {model}")
     if count_tokens:

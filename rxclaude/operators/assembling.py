@@ -13,7 +13,7 @@ from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
 from rxclaude.core.events import ContentBlockStopEvent, Event, MessageDeltaEvent, MessageStartEvent
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.partial_json import PartialMode
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import Lifted, Stage, lift
 
 __all__ = ["blocks", "message", "snapshots", "stop_reason", "usage"]
 
@@ -60,62 +60,49 @@ def message(
     """
 
     def operator(source: Observable[Event]) -> Observable[Message]:
-        def subscribe(
-            observer: abc.ObserverBase[Message], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            acc = MessageAccumulator(partial_mode=partial_mode)
-            finished = False
-
-            def partial() -> Message | None:
-                try:
-                    return acc.message(incomplete=True) if acc.started else None
-                except RxClaudeError:
-                    return None
-
-            def fail(error: Exception) -> None:
-                nonlocal finished
-                finished = True
-                if isinstance(error, RxClaudeError) and getattr(error, "partial", None) is None:
-                    error.partial = partial()
-                observer.on_error(error)
-
-            def on_next(event: Event) -> None:
-                nonlocal finished
-                if finished:
-                    return
-                try:
-                    acc.feed(event)
-                    if acc.done:
-                        final = acc.message()
-                except Exception as e:
-                    fail(e)
-                    return
-                if acc.done:
-                    finished = True
-                    observer.on_next(final)
-                    observer.on_completed()
-
-            def on_error(error: Exception) -> None:
-                if not finished:
-                    fail(error)
-
-            def on_completed() -> None:
-                nonlocal finished
-                if finished:
-                    return
-                so_far = partial()
-                if incomplete == "emit" and so_far is not None:
-                    finished = True
-                    observer.on_next(so_far)
-                    observer.on_completed()
-                    return
-                fail(IncompleteStreamError("the stream ended before message_stop", partial=so_far))
-
-            return source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-
-        return Observable(subscribe)
+        return Lifted(source, lambda observer: _MessageStage(observer, partial_mode, incomplete == "emit"))
 
     return operator
+
+
+class _MessageStage(Stage[Event]):
+    """:func:`message`'s subscription: the accumulator, and the partial message on every failure."""
+
+    __slots__ = ("_acc", "_emit_partial", "_out")
+
+    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: PartialMode, emit_partial: bool) -> None:
+        acc = self._acc = MessageAccumulator(partial_mode=partial_mode)
+        self._emit_partial = emit_partial
+        self._out = observer
+        feed = acc.feed
+
+        def step(event: Event) -> None:
+            feed(event)
+            if acc.done:
+                final = acc.message()
+                self.stop()
+                observer.on_next(final)
+                observer.on_completed()
+
+        super().__init__(observer, step, self._incomplete)
+
+    def _partial(self) -> Message | None:
+        try:
+            return self._acc.message(incomplete=True) if self._acc.started else None
+        except RxClaudeError:
+            return None
+
+    def fail(self, error: Exception) -> None:
+        if not self.stopped and isinstance(error, RxClaudeError) and getattr(error, "partial", None) is None:
+            error.partial = self._partial()
+        super().fail(error)
+
+    def _incomplete(self) -> None:
+        partial = self._partial()
+        if self._emit_partial and partial is not None:  # message(incomplete="emit")
+            self._out.on_next(partial)
+            return
+        raise IncompleteStreamError("the stream ended before message_stop", partial=partial)
 
 
 def blocks(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[ContentBlock]]:
