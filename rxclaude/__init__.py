@@ -50,6 +50,7 @@ from rxclaude.core.errors import (
     ModelIdError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
@@ -76,6 +77,7 @@ from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.models import DEFAULT_MODEL, ModelInfo, UnknownModelError, find_model, lookup_model
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -83,6 +85,7 @@ from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -136,7 +139,9 @@ __all__ = [
     "ModelInfo",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
     "Relay",
@@ -151,6 +156,8 @@ __all__ = [
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TooManyImagesError",
     "ToolInput",
@@ -172,6 +179,7 @@ __all__ = [
     "find_model",
     "lookup_model",
     "operators",
+    "output_format",
     "parse_frame",
     "replay",
     "sinks",
