@@ -56,6 +56,7 @@ from rxclaude.core.errors import (
     RateLimitError,
     RequestTimeoutError,
     RequestTooLargeError,
+    RoutesExhaustedError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
@@ -80,6 +81,7 @@ from rxclaude.core.models import DEFAULT_MODEL, ModelInfo, UnknownModelError, fi
 from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
+from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_on_any
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
@@ -93,6 +95,7 @@ from rxclaude.version import __version__
 __all__ = [
     "APIError",
     "AnthropicAWSClient",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
@@ -115,6 +118,7 @@ __all__ = [
     "Event",
     "EventOrderError",
     "EventStreamError",
+    "FallbackStream",
     "FileDeleted",
     "FileMetadata",
     "FilePage",
@@ -148,6 +152,8 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "Route",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",
@@ -176,6 +182,7 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "fallback",
     "find_model",
     "lookup_model",
     "operators",
@@ -183,4 +190,5 @@ __all__ = [
     "parse_frame",
     "replay",
     "sinks",
+    "switch_on_any",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -17,6 +19,7 @@ from rxclaude.files import FILES_BETA, Files
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
+from rxclaude.transport.observe import Instrumentation
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from rxclaude.transport.providers.base import Provider
 from rxclaude.transport.providers.platform import PlatformProvider
@@ -81,6 +84,13 @@ class Client:
         session: an aiohttp session to use (you close it); by default one pooled session.
         transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
+        open_telemetry: spans and metrics (:mod:`rxclaude.otel`, the ``otel`` extra). ``None``:
+            on when ``opentelemetry-api`` is installed (spans record once a tracer provider is
+            configured; nothing is imported without the extra), unless the SDK's
+            ``ANTHROPIC_OPEN_TELEMETRY=false`` is set (``..._TRACES_CONTENT_MODE=content``
+            records content); ``False``: off; an
+            :class:`~rxclaude.otel.OpenTelemetry` (or any
+            :class:`~rxclaude.transport.observe.Instrumentation`) to configure it.
 
     Example::
 
@@ -104,6 +114,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
         validate: bool = True,
+        open_telemetry: Instrumentation | bool | None = None,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
             api_key,
@@ -116,6 +127,7 @@ class Client:
         self.retry = RetryPolicy(max_retries=max_retries)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
+        self.instrumentation: Instrumentation | None = _instrumentation(open_telemetry)
         self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
@@ -143,6 +155,7 @@ class Client:
             retry=self.retry,
             on_response=on_response,
             body=body,
+            instrumentation=self.instrumentation,
         )
 
     async def close(self) -> None:
@@ -159,3 +172,31 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(provider={self.provider!r})"
+
+
+def _instrumentation(option: Instrumentation | bool | None) -> Instrumentation | None:
+    """The client's instrumentation: OpenTelemetry's when its API is installed (or asked for)."""
+    if option is False:
+        return None
+    if option is None or option is True:
+        if option is None and (
+            os.environ.get("ANTHROPIC_OPEN_TELEMETRY", "").lower() == "false" or not _otel_installed()
+        ):
+            return None  # turned off as for the SDK, or the extra is absent: nothing imported or done
+        try:
+            from rxclaude.otel import OpenTelemetry
+        except ImportError as e:
+            raise ImportError("open_telemetry=True needs OpenTelemetry: pip install 'rxclaude[otel]'") from e
+        content = os.environ.get("ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE", "").lower() == "content"
+        return OpenTelemetry(content=content)
+    return option
+
+
+def _otel_installed() -> bool:
+    """Whether ``opentelemetry-api`` is installed (found, not imported)."""
+    try:
+        return importlib.util.find_spec("opentelemetry") is not None and (
+            importlib.util.find_spec("opentelemetry.trace") is not None
+        )
+    except (ImportError, ValueError):
+        return False

@@ -44,6 +44,7 @@ import aiohttp
 
 from rxclaude.client import Client
 from rxclaude.transport.base import Timeouts
+from rxclaude.transport.observe import Instrumentation
 from rxclaude.transport.providers.aws import AnthropicAWSProvider
 from rxclaude.transport.providers.bedrock import BEDROCK_ANTHROPIC_VERSION, BedrockProvider
 from rxclaude.transport.providers.foundry import FOUNDRY_SCOPE, FoundryProvider, TokenProvider
@@ -82,6 +83,7 @@ class ClientOptions(TypedDict, total=False):
     timeouts: Timeouts | None
     session: aiohttp.ClientSession | None
     validate: bool
+    open_telemetry: Instrumentation | bool | None
 
 
 _OPTION_NAMES = frozenset(ClientOptions.__optional_keys__)

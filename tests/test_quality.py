@@ -149,3 +149,18 @@ def test_mypy_clean_without_the_optional_extras(tmp_path: Path) -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_the_public_import_paths_of_before_the_layers_still_work() -> None:
+    """``rxclaude.errors`` and ``rxclaude.events`` stay public modules; the rest of the old flat
+    layout's public names are on ``rxclaude`` itself or its public packages."""
+    import rxclaude.errors
+    import rxclaude.events
+    from rxclaude import operators as ops
+    from rxclaude import sinks
+
+    assert rxclaude.errors.OverloadedError is rxclaude.OverloadedError
+    assert rxclaude.events.TextDelta("x").text == "x" and rxclaude.events.Frame is rxclaude.Frame
+    for name in ("SSEDecoder", "MessageAccumulator", "aiter", "replay", "Relay", "Timeouts", "parse_frame"):
+        assert hasattr(rxclaude, name), name
+    assert ops.Broadcast and ops.buffered and sinks.record and sinks.to_async_sink

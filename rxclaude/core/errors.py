@@ -14,6 +14,7 @@
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
     │   └── StreamCancelledError             ... because it was cancelled on purpose
+    ├── RoutesExhaustedError                 every route of a fallback failed before content
     ├── APIError                             the API said no (``type``, ``message``, ``request_id``)
     │   ├── BadRequestError                  400 invalid_request_error
     │   ├── AuthenticationError              401 authentication_error
@@ -96,6 +97,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "RoutesExhaustedError",
     "RxClaudeError",
     "ServerError",
     "ServiceUnavailableError",
@@ -216,6 +218,19 @@ class IncompleteStreamError(RxClaudeError):
 
 class StreamCancelledError(IncompleteStreamError):
     """The stream was cancelled on purpose (``cancel()``, dispose, leaving ``async with``)."""
+
+
+class RoutesExhaustedError(RxClaudeError):
+    """Every route of :func:`rxclaude.fallback` failed before its first content.
+
+    ``errors`` holds each route's error, in the order the routes were tried; the last one is
+    also the ``__cause__``.
+    """
+
+    def __init__(self, errors: tuple[Exception, ...]) -> None:
+        tried = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
+        super().__init__(f"all {len(errors)} routes failed before content ({tried})")
+        self.errors = errors
 
 
 # -- the API said no ---------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.plumbing import FrameSource, Once
 from rxclaude.transport.base import Exchange, HTTPResponse, Response, Timeouts
+from rxclaude.transport.observe import Instrumentation, RequestObserver
 from rxclaude.transport.providers.base import FieldsDecoder, FrameDecoder, Provider, PushDecoder
 
 __all__ = ["AiohttpExchange", "Transport"]
@@ -179,12 +180,14 @@ class Transport:
         on_response: Callable[[Response], None] | None = None,
         on_chunk: Callable[[bytes], None] | None = None,
         body: bytes | None = None,
+        instrumentation: Instrumentation | None = None,
     ) -> Observable[Frame]:
         """A cold Observable: each subscription sends one request and emits its frames.
 
         ``body``: the request body, already encoded (``provider.encode``); every request and
-        retry sends it as it is. Must be subscribed on a thread with a running asyncio loop
-        (Jupyter has one).
+        retry sends it as it is. ``instrumentation``: asked, per subscription, for a
+        :class:`~rxclaude.transport.observe.RequestObserver` (tracing). Must be subscribed on a
+        thread with a running asyncio loop (Jupyter has one).
         """
 
         def open(
@@ -201,8 +204,21 @@ class Transport:
                 )
                 return Once()
             disposed = [False]
+            watch = None if instrumentation is None else instrumentation.request(provider.name, params, tuple(betas))
             coro = self._run(
-                provider, params, betas, path, body, timeouts, retry, observer, sink, on_response, on_chunk, disposed
+                provider,
+                params,
+                betas,
+                path,
+                body,
+                timeouts,
+                retry,
+                observer,
+                sink,
+                on_response,
+                on_chunk,
+                disposed,
+                watch,
             )
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
@@ -235,6 +251,7 @@ class Transport:
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
+        watch: RequestObserver | None = None,
     ) -> None:
         failures: list[Exception] = []  # what each retried attempt failed with
         try:
@@ -252,8 +269,13 @@ class Transport:
                     on_response,
                     on_chunk,
                     failures,
+                    watch,
                 )
-        except asyncio.CancelledError:
+            if watch is not None:
+                watch.end(None)
+        except asyncio.CancelledError as e:
+            if watch is not None:
+                watch.end(e)
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
             # else (``close()``, loop shutdown): tell the subscriber, or an ``await`` on the
             # stream would wait forever.
@@ -265,19 +287,25 @@ class Transport:
             # ``asyncio.timeout(total)`` turns its own expiry into a bare TimeoutError; every
             # other timeout is already typed (FirstByteTimeoutError, StreamStalledError...).
             if isinstance(e, RxClaudeError):
+                if watch is not None:
+                    watch.end(e)
                 observer.on_error(e)
                 return
             last = f"; the last attempt failed with {type(failures[-1]).__name__}: {failures[-1]}" if failures else ""
             error = TotalTimeoutError(f"request took longer than total={timeouts.total}s{last}", timeout=timeouts.total)
             error.__cause__ = failures[-1] if failures else None
+            if watch is not None:
+                watch.end(error)
             observer.on_error(error)
         except Exception as e:
+            if watch is not None:
+                watch.end(e)
             observer.on_error(e)
         finally:
             # These frames can outlive the request: a cancellation's traceback keeps them (with
             # asyncio's own cycle through the future it interrupted). Their locals must not keep
             # the subscriber -- a stream and its whole message -- alive until a full GC too.
-            del observer, sink, on_response
+            del observer, sink, on_response, watch
 
     async def _attempts(
         self,
@@ -293,6 +321,7 @@ class Transport:
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
+        watch: RequestObserver | None = None,
     ) -> None:
         try:
             retries = 0
@@ -300,11 +329,15 @@ class Transport:
                 body = provider.encode(params, betas)  # once: every attempt sends the same bytes
             while True:
                 request = await provider.build_request(params, betas=betas, path=path, body=body)
+                headers = request.headers
+                if watch is not None:
+                    headers = dict(headers)
+                    watch.attempt(retries, request.method, request.url, headers)
                 try:
-                    response = await self.exchange.send(
-                        request.method, request.url, request.headers, request.body, timeouts
-                    )
+                    response = await self.exchange.send(request.method, request.url, headers, request.body, timeouts)
                 except (TransportError, ConnectionError) as e:
+                    if watch is not None:
+                        watch.attempt_failed(e, None)
                     if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
                         failures.append(e)
                         await asyncio.sleep(retry.delay(retries))
@@ -315,6 +348,9 @@ class Transport:
                     if response.status >= 400:
                         error_body = await self._read_error_body(response, timeouts)
                         error = provider.error_from_response(response.status, response.headers, error_body)
+                        if watch is not None:
+                            head = Response(response.status, response.headers, _request_id(response.headers), retries)
+                            watch.attempt_failed(error, head)
                         if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
                             failures.append(error)
                             response.release()
@@ -326,9 +362,13 @@ class Transport:
                                 Response(response.status, response.headers, _request_id(response.headers), retries)
                             )
                         raise error
-                    if on_response is not None:
-                        on_response(Response(response.status, response.headers, _request_id(response.headers), retries))
-                    await self._pump(response, provider, timeouts, observer, sink, on_chunk)
+                    if on_response is not None or watch is not None:
+                        head = Response(response.status, response.headers, _request_id(response.headers), retries)
+                        if on_response is not None:
+                            on_response(head)
+                        if watch is not None:
+                            watch.response(head)
+                    await self._pump(response, provider, timeouts, observer, sink, on_chunk, watch)
                     return
                 finally:
                     response.close()  # closes the connection unless fully read and released
@@ -359,15 +399,19 @@ class Transport:
         observer: FrameObserver,
         sink: FrameSink | None,
         on_chunk: Callable[[bytes], None] | None,
+        watch: RequestObserver | None = None,
     ) -> None:
         decoder = provider.new_decoder()
         feed: Callable[[bytes], None]  # each frame goes out as soon as it is decoded
+        on_next = observer.on_next if watch is None else _tap_frames(watch, observer.on_next)
         if sink is not None and isinstance(decoder, FieldsDecoder):
-            feed = functools.partial(decoder.push_fields, emit=sink.on_fields)  # the lean route: no Frame built
+            emit = sink.on_fields if watch is None else _tap_fields(watch, sink.on_fields)
+            feed = functools.partial(decoder.push_fields, emit=emit)  # the lean route: no Frame built
+            del emit
         elif isinstance(decoder, PushDecoder):
-            feed = functools.partial(decoder.push, emit=observer.on_next)
+            feed = functools.partial(decoder.push, emit=on_next)
         else:
-            feed = _pushing(decoder, observer.on_next)
+            feed = _pushing(decoder, on_next)
 
         read = response.read_chunk
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -392,12 +436,12 @@ class Transport:
                     on_chunk(chunk)
                 feed(chunk)
             for frame in decoder.close():
-                observer.on_next(frame)
+                on_next(frame)
             observer.on_completed()
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            del observer, sink, feed  # (see _run)
+            del observer, sink, feed, on_next  # (see _run)
 
 
 class _IdleWatchdog:
@@ -438,6 +482,40 @@ class _IdleWatchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+def _tap_fields(
+    watch: RequestObserver, emit: Callable[[str, bytes, str | None, int | None], None]
+) -> Callable[[str, bytes, str | None, int | None], None]:
+    """``emit`` that shows each frame to ``watch`` first (only an observed request has it)."""
+    see = watch.frame
+    deltas = True  # whether ``watch`` still wants content_block_delta frames
+
+    def tapped(event: str, data: bytes, id: str | None, retry: int | None) -> None:
+        nonlocal deltas
+        if event != "content_block_delta":
+            see(event, data)
+        elif deltas:
+            deltas = see(event, data)
+        emit(event, data, id, retry)
+
+    return tapped
+
+
+def _tap_frames(watch: RequestObserver, emit: Callable[[Frame], None]) -> Callable[[Frame], None]:
+    """``emit`` that shows each frame to ``watch`` first."""
+    see = watch.frame
+    deltas = True
+
+    def tapped(frame: Frame) -> None:
+        nonlocal deltas
+        if frame.event != "content_block_delta":
+            see(frame.event, frame.data)
+        elif deltas:
+            deltas = see(frame.event, frame.data)
+        emit(frame)
+
+    return tapped
 
 
 def _pushing(decoder: FrameDecoder, emit: Callable[[Frame], None]) -> Callable[[bytes], None]:
