@@ -3,7 +3,7 @@
 Example::
 
     async with rxclaude.Client() as client:
-        stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+        stream = client.messages.stream(model="claude-sonnet-5-5", max_tokens=256,
                                         messages=[{"role": "user", "content": "Hi"}])
         stream.text.subscribe(lambda s: print(s, end=""))
         message = await stream.final_message()
@@ -81,6 +81,7 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event, RecoveryEvent
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.models import DEFAULT_MODEL, ModelInfo, UnknownModelError, find_model, lookup_model
 from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.recovery import RecoveryAttempt, RecoveryPolicy
@@ -119,6 +120,7 @@ __all__ = [
     "ContentError",
     "ContentStalledError",
     "CorruptMediaError",
+    "DEFAULT_MODEL",
     "Delta",
     "EncryptedPDFError",
     "Event",
@@ -146,6 +148,7 @@ __all__ = [
     "MessageStream",
     "Messages",
     "ModelIdError",
+    "ModelInfo",
     "ModelStreamError",
     "NotFoundError",
     "OutputValidationError",
@@ -182,6 +185,7 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "UnexpectedResponseError",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",
@@ -193,6 +197,8 @@ __all__ = [
     "error_class_for",
     "error_from_body",
     "fallback",
+    "find_model",
+    "lookup_model",
     "operators",
     "output_format",
     "parse_frame",

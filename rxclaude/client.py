@@ -111,7 +111,7 @@ class Client:
     Example::
 
         async with rxclaude.Client() as client:
-            text = await client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+            text = await client.messages.stream(model="claude-sonnet-5-5", max_tokens=256,
                                                 messages=[{"role": "user", "content": "Hi"}]).final_text()
     """
 

@@ -497,7 +497,7 @@ def validate_request(
         ImageDimensionsError: with the location (``messages[i].content[j]``) and the limit.
 
     Example:
-        >>> validate_request({"model": "claude-sonnet-4-5", "max_tokens": 512,
+        >>> validate_request({"model": "claude-sonnet-5-5", "max_tokens": 512,
         ...     "messages": [user(image("https://example.com/a.png"), "What is this?")]})
     """
     images = list(_images(params))

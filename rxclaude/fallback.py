@@ -142,7 +142,7 @@ def fallback(
     Example::
 
         stream = rxclaude.fallback(
-            [Route(client, model="claude-opus-4-5"), Route(client, model="claude-sonnet-4-5"), Route(bedrock)],
+            [Route(client, model="claude-opus-5-5"), Route(client, model="claude-sonnet-5-5"), Route(bedrock)],
             hedge_after=1.5, max_tokens=512, messages=[{"role": "user", "content": "Hi"}],
         )
         async with stream:

@@ -427,7 +427,7 @@ class SyncClient:
     Example::
 
         with rxclaude.SyncClient() as client:
-            with client.messages.stream(model="claude-sonnet-4-5", max_tokens=256,
+            with client.messages.stream(model="claude-sonnet-5-5", max_tokens=256,
                                         messages=[{"role": "user", "content": "Hi"}]) as stream:
                 for text in stream.text_stream:
                     print(text, end="", flush=True)

@@ -156,7 +156,7 @@ def test_provider_bedrock_and_vertex(monkeypatch: pytest.MonkeyPatch, capsys: py
                     "--base-url",
                     server.url,
                     "-m",
-                    "claude-sonnet-4-5@20250929",
+                    "claude-haiku-4-5@20251001",
                 ]
             )
             == 0

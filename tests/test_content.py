@@ -613,7 +613,7 @@ def test_bad_documents(tmp_path: Path) -> None:
 
 
 def request(*messages: dict[str, Any]) -> dict[str, Any]:
-    return {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": list(messages)}
+    return {"model": "claude-sonnet-5-5", "max_tokens": 256, "messages": list(messages)}
 
 
 def test_references_files_finds_a_file_source_at_any_depth() -> None:

@@ -13,7 +13,7 @@ from rxclaude.core.events import MessageStartEvent
 from rxclaude.testing import MockServer, Reply
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
-PARAMS = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": MESSAGES}
+PARAMS = {"model": "claude-sonnet-5-5", "max_tokens": 64, "messages": MESSAGES}
 
 
 @pytest.fixture

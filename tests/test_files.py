@@ -31,7 +31,7 @@ from rxclaude.files import FILES_BETA, FileDeleted, FileMetadata, FilePage, File
 from rxclaude.testing import SERVER_KEY, MockServer, Reply
 from rxclaude.transport.base import Timeouts
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
 SECRET = "fake-key-SECRET-never-show-me"
 
@@ -650,7 +650,11 @@ async def test_messages_with_a_file_source_send_the_files_beta() -> None:
     async with MockServer() as server, rxclaude.Client(api_key=server.api_key, base_url=server.url) as client:
         pdf = server.files.add(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "doc.pdf", downloadable=False)
         file_id = pdf.id if hasattr(pdf, "id") else pdf["id"]
-        await client.messages.create(model="m", max_tokens=8, messages=[content.user(content.document(file_id), "Hi")])
+        await client.messages.create(
+            model="claude-sonnet-5-5", max_tokens=8, messages=[content.user(content.document(file_id), "Hi")]
+        )
         assert "files-api-2025-04-14" in server.requests[-1].headers.get("anthropic-beta", "")
-        await client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "Hi"}])
+        await client.messages.create(
+            model="claude-sonnet-5-5", max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
+        )
         assert "anthropic-beta" not in server.requests[-1].headers

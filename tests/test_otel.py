@@ -78,10 +78,10 @@ async def test_spans_per_request_and_attempt_with_the_sdk_attribute_names(server
     server.enqueue(Reply.error(529), Reply.text("Hello there", input_tokens=11, output_tokens=7))
     async with client_for(server, t) as client:
         stream = client.messages.stream(
-            model="claude-sonnet-4-5",
-            max_tokens=64,
+            model="claude-haiku-4-5",  # a model with budgeted thinking; the budget is >= 1024 and < max_tokens
+            max_tokens=4096,
             messages=MESSAGES,
-            thinking={"type": "enabled", "budget_tokens": 1024},
+            thinking={"type": "enabled", "budget_tokens": 2048},
         )
         assert await stream.final_text() == "Hello there"
     call, attempts = t.finished()
@@ -89,10 +89,10 @@ async def test_spans_per_request_and_attempt_with_the_sdk_attribute_names(server
     assert call.kind is SpanKind.CLIENT and call.status.status_code is StatusCode.OK
     assert a["gen_ai.provider.name"] == "anthropic"
     assert a["gen_ai.operation.name"] == "chat"
-    assert a["gen_ai.request.model"] == "claude-sonnet-4-5"
-    assert a["gen_ai.request.max_tokens"] == 64
+    assert a["gen_ai.request.model"] == "claude-haiku-4-5"
+    assert a["gen_ai.request.max_tokens"] == 4096
     assert a["gen_ai.request.stream"] is True
-    assert a["anthropic.thinking.type"] == "enabled" and a["anthropic.thinking.budget_tokens"] == 1024
+    assert a["anthropic.thinking.type"] == "enabled" and a["anthropic.thinking.budget_tokens"] == 2048
     assert a["gen_ai.usage.input_tokens"] == 11 and a["gen_ai.usage.output_tokens"] == 7
     assert a["anthropic.message.stop_reason"] == "end_turn"
     assert a["anthropic.request.id"] == stream.request_id
@@ -115,7 +115,9 @@ async def test_content_is_recorded_only_when_asked(server: MockServer) -> None:
     t = Telemetry(content=True)
     server.enqueue(Reply.text("Answer.", thinking="Think."))
     async with client_for(server, t) as client:
-        await client.messages.stream(model="m", max_tokens=9, system="Be brief.", messages=MESSAGES).final_message()
+        await client.messages.stream(
+            model="claude-sonnet-5-5", max_tokens=9, system="Be brief.", messages=MESSAGES
+        ).final_message()
     a = dict(t.finished()[0].attributes or {})
     assert a["gen_ai.input.messages"] == '[{"role":"user","parts":[{"type":"text","content":"Hi there"}]}]'
     assert a["gen_ai.system_instructions"] == '[{"type":"text","content":"Be brief."}]'
@@ -129,7 +131,7 @@ async def test_content_over_the_limit_is_left_out_and_flagged(server: MockServer
     t = Telemetry(content=True, max_content_bytes=40)
     server.enqueue(Reply.text("A long enough answer to go over forty bytes of JSON."))
     async with client_for(server, t) as client:
-        await client.messages.stream(model="m", max_tokens=9, messages=MESSAGES).final_message()
+        await client.messages.stream(model="claude-sonnet-5-5", max_tokens=9, messages=MESSAGES).final_message()
     a = dict(t.finished()[0].attributes or {})
     assert a["anthropic.content.truncated"] is True
     assert "gen_ai.output.messages" not in a
@@ -172,7 +174,7 @@ async def test_failures_set_error_status_and_type(
     server.enqueue(reply)
     async with client_for(server, t) as client:
         with pytest.raises(error):
-            await client.messages.stream(model="m", max_tokens=9, messages=MESSAGES).final_message()
+            await client.messages.stream(model="claude-sonnet-5-5", max_tokens=9, messages=MESSAGES).final_message()
     call, _ = t.finished()
     assert call.status.status_code is StatusCode.ERROR
     assert call.attributes["error.type"] == error_type  # type: ignore[index]
@@ -183,7 +185,7 @@ async def test_a_cancelled_stream_ends_its_span_without_an_error_status(server: 
     t = Telemetry()
     server.enqueue(Reply.text(["x"] * 50).with_faults(delay=0.05))
     async with client_for(server, t) as client:
-        stream = client.messages.stream(model="m", max_tokens=9, messages=MESSAGES)
+        stream = client.messages.stream(model="claude-sonnet-5-5", max_tokens=9, messages=MESSAGES)
         first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         stream.text.subscribe(lambda s: first.done() or first.set_result(s))
         stream.connect()
@@ -236,7 +238,7 @@ def test_without_the_extra_nothing_is_imported() -> None:
         async def main():
             async with MockServer() as server, rxclaude.Client(api_key="k", base_url=server.url) as client:
                 assert client.instrumentation is None
-                text = await client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "ok"}]).final_text()
+                text = await client.messages.stream(model="claude-sonnet-5-5", max_tokens=5, messages=[{"role": "user", "content": "ok"}]).final_text()
                 assert text == "ok", text
         asyncio.run(main())
         assert not [m for m in sys.modules if m.startswith("opentelemetry")], sys.modules
@@ -251,7 +253,7 @@ def test_without_the_extra_nothing_is_imported() -> None:
 async def test_propagation_can_be_turned_off(server: MockServer) -> None:
     t = Telemetry(propagation=False)
     async with client_for(server, t) as client:
-        await client.messages.stream(model="m", max_tokens=9, messages=MESSAGES).final_message()
+        await client.messages.stream(model="claude-sonnet-5-5", max_tokens=9, messages=MESSAGES).final_message()
     assert "traceparent" not in server.last_request.headers
     assert len(t.finished()[1]) == 1
 
@@ -291,7 +293,9 @@ async def test_a_hedged_request_traces_each_route_and_the_losers_usage() -> None
     async with MockServer() as a, MockServer() as b:
         a.enqueue(Reply.text("slow", input_tokens=40).with_faults(stall_after=1, stall_seconds=60))
         async with client_for(a, t) as ca, client_for(b, t) as cb:
-            stream = rxclaude.fallback([ca, cb], hedge_after=0.1, model="m", max_tokens=9, messages=MESSAGES)
+            stream = rxclaude.fallback(
+                [ca, cb], hedge_after=0.1, model="claude-sonnet-5-5", max_tokens=9, messages=MESSAGES
+            )
             assert await stream.final_text() == "Hi there"
             await a.wait_disconnect()
     calls = sorted((s for s in t.spans.get_finished_spans() if s.name == SPAN_NAME), key=lambda s: s.start_time or 0)
@@ -337,4 +341,7 @@ async def test_a_tracer_that_fails_never_breaks_a_request(server: MockServer) ->
 
     otel = OpenTelemetry(tracer_provider=Broken())
     async with rxclaude.Client(api_key="k", base_url=server.url, open_telemetry=otel) as client:
-        assert await client.messages.stream(model="m", max_tokens=5, messages=MESSAGES).final_text() == "Hi there"
+        assert (
+            await client.messages.stream(model="claude-sonnet-5-5", max_tokens=5, messages=MESSAGES).final_text()
+            == "Hi there"
+        )

@@ -19,7 +19,7 @@ from rxclaude.core.errors import BadRequestError, ContentError, OutputValidation
 from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.testing import MockServer, Reply
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 
 
 class City(BaseModel):

@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(
     async def main():
         async with MockFoundryServer(default_reply=Reply.text("foundry")) as s:
             async with FoundryClient(api_key=FOUNDRY_TEST_KEY, base_url=s.base_url) as c:
-                out["foundry"] = await c.messages.stream(model="claude-sonnet-4-5", max_tokens=8,
+                out["foundry"] = await c.messages.stream(model="claude-sonnet-5-5", max_tokens=8,
                                                          messages=MESSAGES).final_text()
         async with MockMantleServer(default_reply=Reply.text("mantle")) as s:
             async with BedrockMantleClient("us-east-1", api_key=MOCK_BEDROCK_API_KEY, base_url=s.base_url) as c:
@@ -65,7 +65,7 @@ CHILD = textwrap.dedent(
                     out["google-adc"] = str(e)
         async with FoundryClient(base_url="http://127.0.0.1:9/anthropic") as c:
             try:
-                await c.messages.stream(model="claude-sonnet-4-5", max_tokens=8, messages=MESSAGES).final_text()
+                await c.messages.stream(model="claude-sonnet-5-5", max_tokens=8, messages=MESSAGES).final_text()
             except ImportError as e:
                 out["foundry-entra"] = str(e)
         try:

@@ -94,7 +94,7 @@ async def post(url: str, headers: dict[str, str], body: bytes = b"{}") -> tuple[
 
 
 async def test_foundry_mock_checks_path_keys_and_tokens() -> None:
-    body = orjson.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    body = orjson.dumps({"model": "claude-sonnet-5-5", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
     version = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
     async with MockFoundryServer() as server:
         assert (await post(server.base_url + "/v1/messages", {**version, "api-key": FOUNDRY_TEST_KEY}, body))[0] == 200
@@ -265,7 +265,7 @@ async def test_mocks_check_the_host_each_platform_derives() -> None:
                     session=session,
                     base_url=f"http://{foundry_host}:{foundry.port}/anthropic",
                 ),
-                "claude-sonnet-4-5",
+                "claude-sonnet-5-5",
             ),
             (
                 mantle,
@@ -314,4 +314,4 @@ async def test_mocks_check_the_host_each_platform_derives() -> None:
         )
         async with wrong:
             with pytest.raises(NotFoundError):
-                await wrong.messages.stream(model="claude-sonnet-4-5", max_tokens=8, messages=messages).final_message()
+                await wrong.messages.stream(model="claude-sonnet-5-5", max_tokens=8, messages=messages).final_message()

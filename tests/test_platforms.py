@@ -104,14 +104,14 @@ async def test_foundry_api_key_streams_and_sends_both_key_headers() -> None:
     async with MockFoundryServer() as server, FoundryClient(api_key=FOUNDRY_TEST_KEY, base_url=server.base_url) as c:
         server.enqueue(Reply.text("Hello from Foundry"))
         assert (
-            await within(c.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=MESSAGES).final_text())
+            await within(c.messages.stream(model="claude-sonnet-5-5", max_tokens=64, messages=MESSAGES).final_text())
             == "Hello from Foundry"
         )
         seen = server.requests[-1]
         assert seen.path == "/anthropic/v1/messages"
         assert seen.headers["x-api-key"] == seen.headers["api-key"] == FOUNDRY_TEST_KEY
         assert seen.headers["anthropic-version"] == "2023-06-01" and "authorization" not in seen.headers
-        assert seen.json["model"] == "claude-sonnet-4-5" and seen.json["stream"] is True
+        assert seen.json["model"] == "claude-sonnet-5-5" and seen.json["stream"] is True
 
 
 async def test_foundry_env_vars_and_resource_url(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +144,7 @@ async def test_foundry_entra_id_through_azure_identity_managed_identity(monkeypa
             for text in ("one", "two"):
                 server.enqueue(Reply.text(text))
                 got = await within(
-                    client.messages.stream(model="claude-opus-4-1", max_tokens=8, messages=MESSAGES).final_text()
+                    client.messages.stream(model="claude-opus-4-8", max_tokens=8, messages=MESSAGES).final_text()
                 )
                 assert got == text
         assert server.tokens_issued == 1
@@ -269,7 +269,7 @@ async def test_aws_platform_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
             server.enqueue(Reply.text("env"))
             assert (
                 await within(
-                    client.messages.stream(model="claude-opus-4-1", max_tokens=8, messages=MESSAGES).final_text()
+                    client.messages.stream(model="claude-opus-4-8", max_tokens=8, messages=MESSAGES).final_text()
                 )
                 == "env"
             )
@@ -356,7 +356,7 @@ async def test_google_cloud_gateway_refusals_are_typed() -> None:
 async def platform_clients(stack: Any) -> AsyncIterator[tuple[str, Any, rxclaude.Client, str]]:
     """(name, server, client, model) for each platform, each started in ``stack``."""
     foundry = await stack.enter_async_context(MockFoundryServer())
-    yield "foundry", foundry, FoundryClient(api_key=FOUNDRY_TEST_KEY, base_url=foundry.base_url), "claude-sonnet-4-5"
+    yield "foundry", foundry, FoundryClient(api_key=FOUNDRY_TEST_KEY, base_url=foundry.base_url), "claude-sonnet-5-5"
     mantle = await stack.enter_async_context(MockMantleServer())
     yield (
         "mantle",
@@ -627,7 +627,7 @@ async def test_foundry_async_azure_identity_credential(monkeypatch: pytest.Monke
                 server.enqueue(Reply.text("aio"))
                 assert (
                     await within(
-                        client.messages.stream(model="claude-sonnet-4-5", max_tokens=8, messages=MESSAGES).final_text()
+                        client.messages.stream(model="claude-sonnet-5-5", max_tokens=8, messages=MESSAGES).final_text()
                     )
                     == "aio"
                 )

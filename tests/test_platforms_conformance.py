@@ -72,14 +72,14 @@ def _google_server() -> MockGoogleCloudServer:
 PLATFORMS = [
     Platform(
         "foundry-key",
-        "claude-sonnet-4-5",
+        "claude-sonnet-5-5",
         lambda: MockFoundryServer(),
         lambda s: anthropic.AsyncAnthropicFoundry(api_key=FOUNDRY_TEST_KEY, base_url=s.base_url + "/", max_retries=0),
         lambda s: FoundryClient(api_key=FOUNDRY_TEST_KEY, base_url=s.base_url, max_retries=0),
     ),
     Platform(
         "foundry-entra",
-        "claude-sonnet-4-5",
+        "claude-sonnet-5-5",
         lambda: MockFoundryServer(),
         lambda s: anthropic.AsyncAnthropicFoundry(
             azure_ad_token_provider=s.issue_token, base_url=s.base_url + "/", max_retries=0

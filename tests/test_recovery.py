@@ -252,14 +252,14 @@ def test_a_continuation_that_does_not_start_with_text_closes_the_open_block() ->
 
 
 async def test_to_param_tool_loop_over_two_turns(server: MockServer) -> None:
-    thinking = {"type": "enabled", "budget_tokens": 1024}
+    thinking = {"type": "enabled", "budget_tokens": 1024}  # max_tokens must exceed it, as the API requires
     tool = {"name": "weather", "input": {"city": "Rome"}}
     server.enqueue(
         Reply.text("Let me check.", thinking="The user wants the weather.", tool_uses=[tool]),
         Reply.text("Sunny in Rome.", thinking="It is sunny."),
     )
     async with client_for(server) as client:
-        first = await within(client.messages.create(**params(thinking=thinking)))
+        first = await within(client.messages.create(**params(max_tokens=2048, thinking=thinking)))
         assert [b.type for b in first.content] == ["thinking", "text", "tool_use"]
         turn = first.to_param()
         assert turn["content"][0]["signature"] == first.content[0].signature  # type: ignore[union-attr]
@@ -267,7 +267,7 @@ async def test_to_param_tool_loop_over_two_turns(server: MockServer) -> None:
         call = first.tool_uses[0]
         result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]}
         messages = [{"role": "user", "content": "Weather in Rome?"}, turn, result]
-        second = await within(client.messages.create(**params(thinking=thinking, messages=messages)))
+        second = await within(client.messages.create(**params(max_tokens=2048, thinking=thinking, messages=messages)))
         assert second.text == "Sunny in Rome."
         sent = server.requests[-1].json["messages"][1]
         assert sent == orjson.loads(orjson.dumps(turn))  # byte for byte what the API sent
@@ -275,17 +275,29 @@ async def test_to_param_tool_loop_over_two_turns(server: MockServer) -> None:
         # the API refuses the same turn with its thinking dropped, or altered
         dropped = {"role": "assistant", "content": turn["content"][1:]}
         with pytest.raises(BadRequestError, match=r"messages\.1\.content\.0\.type: Expected `thinking`") as info:
-            await within(client.messages.create(**params(thinking=thinking, messages=[messages[0], dropped, result])))
+            await within(
+                client.messages.create(
+                    **params(max_tokens=2048, thinking=thinking, messages=[messages[0], dropped, result])
+                )
+            )
         assert info.value.status_code == 400
         altered = {
             "role": "assistant",
             "content": [{**turn["content"][0], "thinking": "Something else."}, *turn["content"][1:]],
         }
         with pytest.raises(BadRequestError, match=r"messages\.1\.content\.0: Invalid `signature` in `thinking` block"):
-            await within(client.messages.create(**params(thinking=thinking, messages=[messages[0], altered, result])))
+            await within(
+                client.messages.create(
+                    **params(max_tokens=2048, thinking=thinking, messages=[messages[0], altered, result])
+                )
+            )
         unsigned = {"role": "assistant", "content": [{"type": "thinking", "thinking": "x"}, *turn["content"][1:]]}
         with pytest.raises(BadRequestError, match=r"thinking\.signature: Field required"):
-            await within(client.messages.create(**params(thinking=thinking, messages=[messages[0], unsigned, result])))
+            await within(
+                client.messages.create(
+                    **params(max_tokens=2048, thinking=thinking, messages=[messages[0], unsigned, result])
+                )
+            )
 
 
 async def test_mock_refuses_prefill_as_the_api_does(server: MockServer) -> None:
@@ -366,7 +378,8 @@ async def test_continue_splices_the_rest(server: MockServer, how: str) -> None:
 
 
 async def test_continue_falls_back_to_restart_on_the_prefill_refusal(server: MockServer) -> None:
-    server.turns.no_prefill.add("my-model")  # a model the client does not know
+    server.check_models = False  # a model the client does not know, and neither does the mock's table
+    server.turns.no_prefill.add("my-model")
     cut = first_content_frame(Reply.text(TEXT)) + 6
     server.enqueue(fail_at(Reply.text(TEXT), cut), Reply.text(TEXT))
     async with client_for(server, recovery="continue") as client:

@@ -117,7 +117,9 @@ async def test_smooth_on_a_live_stream_uses_the_running_loop() -> None:
     text = "The quick brown fox jumps over the lazy dog.\nAnd again."
     async with MockServer() as server, rxclaude.Client(api_key=server.api_key, base_url=server.url) as client:
         server.enqueue(Reply.text(text))
-        stream = client.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "Hi"}])
+        stream = client.messages.stream(
+            model="claude-sonnet-5-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+        )
         chunks: list[str] = []
         done = asyncio.Event()
         stream.text.pipe(ops.smooth(delay=0.001)).subscribe(chunks.append, on_completed=done.set)

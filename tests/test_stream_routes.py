@@ -228,7 +228,9 @@ async def test_from_its_own_request_a_text_stream_builds_no_frame_or_event_per_d
         MockServer(default_reply=Reply.text(pieces)) as server,
         rxclaude.Client(api_key="fake-key-routes", base_url=server.url) as client,
     ):
-        stream = client.messages.stream(model="m", max_tokens=64, messages=[{"role": "user", "content": "Hi"}])
+        stream = client.messages.stream(
+            model="claude-sonnet-5-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+        )
         texts: list[str] = []
         stream.text.subscribe(texts.append)
         stream.usage.subscribe(lambda u: None)  # a view over the other events keeps the lean route

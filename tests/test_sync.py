@@ -17,7 +17,7 @@ from rxclaude import operators as ops
 from rxclaude.core.errors import BadRequestError, ContentError, OverloadedError
 from rxclaude.testing import MockServer, Reply
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 PARAMS: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
 LONG = " ".join(f"word{i}" for i in range(400))
 

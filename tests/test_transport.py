@@ -587,7 +587,7 @@ def test_one_client_across_two_event_loops() -> None:
 
     with MockServer(default_reply=Reply.text("again")).running_in_thread() as server:
         client = rxclaude.Client(api_key=server.api_key, base_url=server.url)
-        params = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+        params = {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
 
         async def once() -> str:
             try:
@@ -608,7 +608,9 @@ async def test_total_timeout_names_the_last_failure() -> None:
             api_key=server.api_key, base_url=server.url, max_retries=5, timeouts=rxclaude.Timeouts(total=0.5)
         )
         try:
-            stream = client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+            stream = client.messages.stream(
+                model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
             try:
                 await stream.final_message()
             except rxclaude.TotalTimeoutError as e:

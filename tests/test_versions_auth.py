@@ -187,7 +187,7 @@ def test_cli_flags(running: MockServer, capsys: pytest.CaptureFixture[str]) -> N
     assert request.headers["anthropic-version"] == LATEST_VERSION
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.json["thinking"] == {"type": "adaptive"} and request.json["output_config"] == {"effort": "high"}
-    assert main(["Hi", "--thinking", "2048", "--max-tokens", "4096", "-m", MODEL]) == 0
+    assert main(["Hi", "--thinking", "2048", "--max-tokens", "4096", "-m", "claude-haiku-4-5"]) == 0  # manual thinking
     assert running.last_request.json["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert running.last_request.headers["x-api-key"] == KEY
 

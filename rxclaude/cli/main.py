@@ -6,8 +6,9 @@
     rxclaude replay run.jsonl --speed 2   # re-run a recording (or any .sse file) offline
     rxclaude files upload|list|download|delete ...
 
-Ctrl-C cancels the request (the connection is closed at once); errors print one line and exit
-non-zero. The API key comes from ``ANTHROPIC_API_KEY`` and is never printed.
+Ctrl-C cancels the request (the connection is closed at once, the partial reply is kept);
+errors print one line (on a line of their own) and exit non-zero; bad flags exit 2. The API
+key comes from ``ANTHROPIC_API_KEY`` and is never printed.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO, TypeVar
+from urllib.parse import urlsplit
 
+import orjson
 from reactivex import Observable
 
 from rxclaude.client import Client
+from rxclaude.core.blocks import ContentBlock, MCPToolUseBlock, ServerToolUseBlock, ToolUseBlock
 from rxclaude.core.errors import ConfigurationError, RxClaudeError
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
+from rxclaude.core.models import DEFAULT_MODEL as _NEWEST
+from rxclaude.core.models import find_model
 from rxclaude.core.versions import API_VERSIONS, AUTH_SCHEMES, EFFORTS
 from rxclaude.stream import MessageStream
 
@@ -33,26 +39,80 @@ __all__ = ["main"]
 
 _T = TypeVar("_T")
 
-DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", "claude-sonnet-4-5")
+DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", _NEWEST)
 PROVIDER_CHOICES = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle", "aws", "google-cloud")
 """``--provider`` values (:data:`rxclaude.cloud.PROVIDERS`, listed here so ``--help`` stays import-light)."""
 _OWN_MODEL_IDS = ("bedrock", "vertex", "bedrock-mantle")  # platforms whose model ids are not first-party
 SUBCOMMANDS = ("demo", "record", "replay", "files")
+SHOW = ("usage", "thinking", "raw")
+_COMMANDS_HELP = """commands:
+  rxclaude PROMPT [options]        stream a reply live (this help)
+  rxclaude demo                    offline demo: embedded mock server, one request, many sinks
+  rxclaude record PROMPT -o FILE   stream a reply and record its raw frames with their timing
+  rxclaude replay FILE             re-run a recording (or any .sse file) offline
+  rxclaude files upload|list|info|download|delete ...   the Files API
+
+`rxclaude COMMAND --help` tells more."""
+
+
+def _show(value: str) -> set[str]:
+    """``--show``: a comma-separated subset of :data:`SHOW` (anything else is a usage error)."""
+    items = {s.strip() for s in value.split(",") if s.strip()}
+    unknown = sorted(items - set(SHOW))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown value {', '.join(unknown)} (choose from {', '.join(SHOW)})")
+    return items
+
+
+def _base_url(value: str) -> str:
+    """``--base-url``: an http(s) URL."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL, e.g. https://api.anthropic.com")
+    return value
+
+
+def _api_root(value: str, flag: str) -> str:
+    """A first-party base URL is the API's root: ``/v1/messages`` is added to it (hint on ``/v1``)."""
+    _base_url(value)
+    if urlsplit(value).path.rstrip("/").endswith("/v1"):
+        root = value.rstrip("/").removesuffix("/v1")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} ends in /v1, but rxclaude adds /v1/messages itself: use {flag} {root}"
+        )
+    return value
+
+
+def _thinking(value: str) -> int | str:
+    """``--thinking``: ``adaptive``, or a token budget of at least 1024 (the API's minimum)."""
+    if value == "adaptive":
+        return value
+    try:
+        budget = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither 'adaptive' nor a number of tokens") from None
+    if budget < 1024:
+        raise argparse.ArgumentTypeError(f"the thinking budget must be at least 1024 tokens, got {budget}")
+    return budget
 
 
 def _prompt_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="rxclaude", description="Stream a Claude reply live to the terminal.", epilog="Offline demo: rxclaude demo"
+        prog="rxclaude",
+        description="Stream a Claude reply live to the terminal.",
+        epilog=_COMMANDS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", help="the user message ('-' reads standard input)")
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
-    p.add_argument("--max-tokens", type=int, default=1024)
+    p.add_argument("--max-tokens", type=int, default=1024, help="the reply's token limit (default 1024)")
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument(
         "--thinking",
         type=_thinking,
         metavar="adaptive|BUDGET",
-        help="thinking: 'adaptive' (Claude 4.6 and later) or a budget in tokens (older models)",
+        help="think first: 'adaptive' (newer models), or a budget in tokens (models with manual thinking; "
+        "--max-tokens is raised to leave the reply its room)",
     )
     p.add_argument("--effort", choices=EFFORTS, help="output_config.effort (with --thinking adaptive)")
     p.add_argument(
@@ -64,11 +124,15 @@ def _prompt_parser() -> argparse.ArgumentParser:
         choices=AUTH_SCHEMES,
         help="send the key as x-api-key or Authorization: Bearer (default RXCLAUDE_AUTH or x-api-key)",
     )
-    p.add_argument("--show", default="", help="extra streams to show: usage,thinking,raw")
+    p.add_argument("--show", type=_show, default=set(), help="extra streams to show: usage,thinking,raw")
     p.add_argument("--image", action="append", default=[], metavar="PATH|URL|file_id", help="attach an image")
     p.add_argument("--pdf", action="append", default=[], metavar="PATH|URL|file_id", help="attach a PDF")
     p.add_argument("--file", action="append", default=[], metavar="file_id", help="attach an uploaded file")
-    p.add_argument("--base-url", help="API base URL (default ANTHROPIC_BASE_URL or the real API)")
+    p.add_argument(
+        "--base-url",
+        type=_base_url,
+        help="API base URL, without /v1 for the first-party API (default ANTHROPIC_BASE_URL or the real API)",
+    )
     p.add_argument(
         "--provider",
         choices=PROVIDER_CHOICES,
@@ -99,7 +163,7 @@ def _replay_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="a recording written by `rxclaude record`, or a raw .sse body")
     p.add_argument("--speed", type=float, default=1.0, help="1 = original pace, 10 = ten times faster, 0 = no waits")
-    p.add_argument("--show", default="", help="extra streams to show: usage,thinking,raw")
+    p.add_argument("--show", type=_show, default=set(), help="extra streams to show: usage,thinking,raw")
     return p
 
 
@@ -120,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] == "demo":
             return asyncio.run(_demo(_demo_parser().parse_args(args[1:])))
         if args and args[0] == "record":
-            return asyncio.run(_prompt(_record_parser().parse_args(args[1:])))
+            return asyncio.run(_prompt(_checked(_record_parser(), args[1:])))
         if args and args[0] == "replay":
             return asyncio.run(_replay(_replay_parser().parse_args(args[1:])))
         if args and args[0] == "files":
@@ -133,10 +197,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args:
             _prompt_parser().print_help()
             return 2
-        return asyncio.run(_prompt(_prompt_parser().parse_args(args)))
+        return asyncio.run(_prompt(_checked(_prompt_parser(), args)))
     except KeyboardInterrupt:
         print("\n[cancelled]", file=sys.stderr)
         return 130
+
+
+def _checked(parser: argparse.ArgumentParser, args: Sequence[str]) -> argparse.Namespace:
+    """Parse, then make ``--thinking`` and ``--max-tokens`` a request the API accepts (or exit 2).
+
+    A budget must stay below ``max_tokens``: a smaller ``--max-tokens`` is raised to the budget
+    plus ``--max-tokens`` (the reply's own room), within the model's output limit.
+    """
+    ns = parser.parse_args(args)
+    ns.raised_max_tokens = None
+    if ns.provider == "anthropic":
+        try:
+            if ns.base_url is not None:
+                _api_root(ns.base_url, "--base-url")
+            elif os.environ.get("ANTHROPIC_BASE_URL"):
+                _api_root(os.environ["ANTHROPIC_BASE_URL"], "ANTHROPIC_BASE_URL=")
+        except argparse.ArgumentTypeError as e:
+            parser.error(str(e))
+    if ns.thinking is None:
+        return ns
+    info = find_model(ns.model)
+    if ns.thinking == "adaptive":
+        if info is not None and "adaptive" not in info.thinking:
+            parser.error(f"{ns.model} has no adaptive thinking: give a budget instead, e.g. --thinking 2000")
+        return ns
+    budget = int(ns.thinking)
+    if info is not None and "enabled" not in info.thinking:
+        parser.error(f"{ns.model} decides how long to think by itself: use --thinking adaptive")
+    if ns.max_tokens <= budget:
+        limit = info.max_output_tokens if info is not None else None
+        raised = budget + ns.max_tokens if limit is None else min(budget + ns.max_tokens, limit)
+        if raised <= budget:
+            parser.error(f"a thinking budget of {budget} leaves no room for a reply within {ns.model}'s {limit} tokens")
+        ns.max_tokens = ns.raised_max_tokens = raised
+    return ns
 
 
 async def _message_content(ns: argparse.Namespace, client: Client) -> Any:
@@ -154,15 +253,18 @@ async def _message_content(ns: argparse.Namespace, client: Client) -> Any:
 
 
 async def _prompt(ns: argparse.Namespace) -> int:
-    show = {s.strip() for s in ns.show.split(",") if s.strip()}
+    show: set[str] = ns.show
     if ns.provider in _OWN_MODEL_IDS and ns.model == DEFAULT_MODEL:
         print(
             f"rxclaude: --provider {ns.provider} needs -m/--model with that platform's model id "
-            "(e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0, anthropic.claude-opus-4-7 or "
-            "claude-sonnet-4-5@20250929)",
+            "(e.g. us.anthropic.claude-haiku-4-5-20251001-v1:0, anthropic.claude-opus-4-7 or "
+            "claude-haiku-4-5@20251001)",
             file=sys.stderr,
         )
         return 2
+    if ns.raised_max_tokens is not None:
+        print(f"[note] --max-tokens raised to {ns.max_tokens}: the thinking budget counts toward it", file=sys.stderr)
+    terminal = _Terminal(sys.stdout)
     try:
         async with _client(ns) as client:
             params: dict[str, Any] = {
@@ -174,7 +276,7 @@ async def _prompt(ns: argparse.Namespace) -> int:
                 params["system"] = ns.system
             if ns.thinking == "adaptive":
                 params["thinking"] = {"type": "adaptive"}
-            elif ns.thinking:
+            elif ns.thinking is not None:
                 params["thinking"] = {"type": "enabled", "budget_tokens": ns.thinking}
             if ns.effort:
                 params["output_config"] = {"effort": ns.effort}
@@ -183,15 +285,23 @@ async def _prompt(ns: argparse.Namespace) -> int:
             if getattr(ns, "output", None):
                 from rxclaude.sinks import record
 
-                handle = record(stream.frames, ns.output, meta={"model": ns.model})
-            await _render(stream, show, sys.stdout)
-            if handle is not None:
-                count = await handle
-                print(f"[recorded] {count} frames -> {ns.output}", file=sys.stderr)
+                handle = record(stream.frames, ns.output, meta={"model": ns.model}, outcome=stream)
+            try:
+                await _render(stream, show, terminal)
+            finally:
+                if handle is not None and handle.done:
+                    terminal.break_line()
+                    how = "" if handle.error is None and not stream.cancelled else f" ({_ending(stream)})"
+                    print(f"[recorded] {handle.result} frames -> {ns.output}{how}", file=sys.stderr)
         return 0
     except (RxClaudeError, OSError, ValueError, ImportError) as e:
+        terminal.break_line()
         print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+
+
+def _ending(stream: MessageStream) -> str:
+    return "cancelled" if stream.cancelled else f"ended by {type(stream.error).__name__}"
 
 
 def _client(ns: argparse.Namespace) -> Client:
@@ -206,34 +316,38 @@ def _client(ns: argparse.Namespace) -> Client:
     return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url, **options)
 
 
-def _thinking(value: str) -> str | int:
-    """``--thinking``: ``adaptive`` or a token budget."""
-    if value == "adaptive":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'adaptive' or a number of tokens, not {value!r}") from None
-
-
 async def _replay(ns: argparse.Namespace) -> int:
     from rxclaude import operators as ops
+    from rxclaude.core.recording import recorded_end
     from rxclaude.transport.replay import replay
 
-    show = {s.strip() for s in ns.show.split(",") if s.strip()}
+    show: set[str] = ns.show
     frames = replay(ns.path, speed=ns.speed if ns.speed > 0 else None).pipe(ops.broadcast())
     events = frames.pipe(ops.parse(), ops.broadcast())
     terminal = _Terminal(sys.stdout)
-    terminal.attach(show, frames=frames, thinking=events.pipe(ops.thinking()), text=events.pipe(ops.text()))
-    final = _first(events.pipe(ops.message()))
+    terminal.attach(
+        show,
+        frames=frames,
+        thinking=events.pipe(ops.thinking()),
+        text=events.pipe(ops.text()),
+        blocks=events.pipe(ops.blocks()),
+    )
+    final = _first(events.pipe(ops.message(incomplete="emit")))
     events.connect()
     frames.connect()
     try:
-        message = await final
+        message = await final  # a recording that ended early gives its partial message
     except (RxClaudeError, OSError) as e:
-        print(f"\nrxclaude: {type(e).__name__}: {e}", file=sys.stderr)
+        terminal.break_line()
+        print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     terminal.finish(message, show)
+    if message.incomplete:
+        end = recorded_end(ns.path)
+        how = "no end line (cut off)" if end is None else str(end.get("end"))
+        if end is not None and isinstance(end.get("error"), dict):
+            how += f": {end['error'].get('type')}: {end['error'].get('message')}"
+        print(f"[incomplete] the recorded stream ended before message_stop ({how})", file=sys.stderr)
     return 0
 
 
@@ -254,17 +368,29 @@ def _first(source: Observable[_T]) -> asyncio.Future[_T]:
 
 
 class _Terminal:
-    """Live terminal output: dim thinking, then text, raw frames on request, a usage line."""
+    """Live terminal output: dim thinking, then text, tool calls, raw frames on request, a usage line."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         color = out.isatty()
         self.dim, self.reset = ("\x1b[2m", "\x1b[0m") if color else ("", "")
         self.mode = ""  # "thinking" while thinking is being printed, then "text"
+        self.at_line_start = True
 
     def write(self, s: str) -> None:
+        if not s:
+            return
         self.out.write(s)
         self.out.flush()
+        self.at_line_start = s.endswith("\n")
+
+    def break_line(self) -> None:
+        """End a partly written line, so that what follows (an error) starts on its own line."""
+        if self.mode == "thinking":
+            self.write(self.reset)
+            self.mode = ""
+        if not self.at_line_start:
+            self.write("\n")
 
     def thinking(self, t: str) -> None:
         if self.mode != "thinking":
@@ -278,11 +404,30 @@ class _Terminal:
         self.mode = "text"
         self.write(t)
 
+    def block(self, block: ContentBlock) -> None:
+        """A tool call, once its input is complete: name and input (server and MCP tools say so)."""
+        if isinstance(block, ToolUseBlock):
+            name = block.name
+        elif isinstance(block, ServerToolUseBlock):
+            name = f"{block.name} (server tool)"
+        elif isinstance(block, MCPToolUseBlock):
+            name = f"{block.server_name}/{block.name} (MCP)"
+        else:
+            return
+        self.break_line()
+        self.write(f"[tool] {name} {orjson.dumps(block.input, default=dict).decode()}\n")
+
     def raw(self, frame: Frame) -> None:
         self.write(f"\n[raw] {frame.event}: {frame.data.strip()}")
 
     def attach(
-        self, show: set[str], *, frames: Observable[Frame], thinking: Observable[str], text: Observable[str]
+        self,
+        show: set[str],
+        *,
+        frames: Observable[Frame],
+        thinking: Observable[str],
+        text: Observable[str],
+        blocks: Observable[ContentBlock],
     ) -> None:
         """Subscribe the sinks ``show`` asks for (errors are reported once, by the caller)."""
         if "raw" in show:
@@ -290,12 +435,11 @@ class _Terminal:
         if "thinking" in show:
             thinking.subscribe(self.thinking, _ignore_error)
         text.subscribe(self.text, _ignore_error)
+        blocks.subscribe(self.block, _ignore_error)
 
     def finish(self, message: Message, show: set[str]) -> None:
         """End the line; print usage when asked."""
-        if self.mode == "thinking":
-            self.write(self.reset)
-        self.write("\n")
+        self.break_line()
         if "usage" in show:
             u = message.usage
             self.write(
@@ -309,10 +453,9 @@ def _ignore_error(error: Exception) -> None:
     """Subscribers here leave errors to the one place that reports them."""
 
 
-async def _render(stream: MessageStream, show: set[str], out: TextIO) -> None:
+async def _render(stream: MessageStream, show: set[str], terminal: _Terminal) -> None:
     """Subscribe the terminal sinks, run the stream, print the summary."""
-    terminal = _Terminal(out)
-    terminal.attach(show, frames=stream.frames, thinking=stream.thinking, text=stream.text)
+    terminal.attach(show, frames=stream.frames, thinking=stream.thinking, text=stream.text, blocks=stream.blocks)
     async with stream:
         message = await stream.final_message()
     terminal.finish(message, show)
@@ -338,7 +481,7 @@ async def _demo(ns: argparse.Namespace) -> int:
     async with MockServer(default_reply=reply) as server, Client(api_key=server.api_key, base_url=server.url) as client:
         out.write(f"rxclaude demo: offline, mock Messages API at {server.url}\n\n")
         stream = client.messages.stream(
-            model="claude-sonnet-4-5", max_tokens=1024, messages=[{"role": "user", "content": "Show me fan-out."}]
+            model=_NEWEST, max_tokens=1024, messages=[{"role": "user", "content": "Show me fan-out."}]
         )
         frames = 0
         started = time.perf_counter()
@@ -374,6 +517,16 @@ async def _demo(ns: argparse.Namespace) -> int:
         try:
             async with stream:
                 message = await stream.final_message()
+        except asyncio.CancelledError:  # Ctrl-C: the connection is closed, the partial message kept
+            partial = stream.current_message
+            out.write("\x1b[0m\n\n")
+            if partial is not None:
+                out.write(
+                    f"[cancelled] kept the partial message: {len(partial.text)} chars of text, "
+                    f"incomplete={partial.incomplete}, output_tokens={partial.usage.output_tokens}\n"
+                )
+            out.flush()
+            raise
         except RxClaudeError as e:
             print(f"\nrxclaude: {type(e).__name__}: {e}", file=sys.stderr)
             return 1

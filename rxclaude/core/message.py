@@ -94,7 +94,7 @@ class Message(Value):
     its blocks hold what arrived, ``stop_reason`` is ``None``.
 
     Example:
-        >>> m = Message(id="msg_1", model="claude-sonnet-4-5", content=(TextBlock("Hi"),))
+        >>> m = Message(id="msg_1", model="claude-sonnet-5-5", content=(TextBlock("Hi"),))
         >>> m.text, m.to_dict()["content"]
         ('Hi', [{'type': 'text', 'text': 'Hi'}])
     """

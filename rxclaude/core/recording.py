@@ -17,9 +17,13 @@ being written::
 * There is one line per frame. ``t`` is the seconds since the recorder started (microsecond
   resolution). ``event`` and ``data`` are the :class:`~rxclaude.Frame` fields. ``id`` and
   ``retry`` appear only when they are set.
-* The end line is the last line. ``end`` is ``"completed"``, ``"error"`` (with
-  ``"error": {"type": ..., "message": ...}``) or ``"stopped"`` (the sink was disposed or closed).
-  A file without an end line was cut off.
+* The end line is the last line. ``end`` says what really happened: ``"completed"`` (the
+  message ended with ``message_stop``), ``"cancelled"`` (the stream was cancelled: Ctrl-C,
+  ``stream.cancel()``), ``"incomplete"`` (the body ended after ``message_start`` but before
+  ``message_stop``), ``"error"`` (with ``"error": {"type": ..., "message": ...}``) or
+  ``"stopped"`` (the recorder was disposed or closed first). A file without an end line was
+  cut off. Replaying anything but ``"completed"`` gives the frames up to the end: the message
+  operators then report the partial message (``incomplete=True``).
 
 A recording may come from anywhere, so reading one is bounded like reading a ``.sse`` file: a
 line over ``max_line`` bytes (64 MiB) or a frame whose ``data`` is over ``max_frame_size``
@@ -44,7 +48,7 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.core.values import Timestamped
 
-__all__ = ["RECORDING_KEY", "RECORDING_VERSION", "Source", "iter_frames", "read_timed", "sniff"]
+__all__ = ["RECORDING_KEY", "RECORDING_VERSION", "Source", "iter_frames", "read_timed", "recorded_end", "sniff"]
 
 RECORDING_KEY: Final = "rxclaude_recording"
 RECORDING_VERSION: Final = 1
@@ -58,6 +62,7 @@ MAX_LINE = 64 * 1024 * 1024
 MAX_FRAME_SIZE = 16 * 1024 * 1024
 MAX_SECONDS = 24 * 3600.0
 MAX_FRAMES = 10_000_000
+_END_LIMIT = 64 * 1024
 
 
 def _open(source: Source) -> IO[bytes]:
@@ -211,3 +216,26 @@ def iter_frames(source: Source, *, interval: float | None = None) -> Iterator[Ti
                 yield Timestamped(frame, t)
     finally:
         items.close()
+
+
+def recorded_end(source: Source) -> dict[str, Any] | None:
+    """The end line of a recording (``{"t": ..., "end": "cancelled", ...}``), or ``None``.
+
+    ``None`` for a raw SSE file and for a recording cut off before its end line.
+
+    Example:
+        >>> recorded_end("run.jsonl")["end"]  # doctest: +SKIP
+        'cancelled'
+    """
+    with _open(source) as f:
+        if _header(f.readline(_SNIFF_LIMIT)) is None:
+            return None
+        body_start = f.tell()
+        size = f.seek(0, io.SEEK_END)
+        f.seek(max(body_start, size - _END_LIMIT))  # an end line is short: read the tail only
+        last = f.read().rstrip().rpartition(b"\n")[2]
+    try:
+        item = orjson.loads(last) if last else None
+    except orjson.JSONDecodeError:
+        return None
+    return item if isinstance(item, dict) and "end" in item else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from reactivex import Observable, abc
 
@@ -49,20 +50,24 @@ def snapshots(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]]
     return lift(setup)
 
 
-def message(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[Message]]:
+def message(
+    *, partial_mode: InputMode = "on", incomplete: Literal["error", "emit"] = "error"
+) -> Callable[[Observable[Event]], Observable[Message]]:
     """One final :class:`~rxclaude.Message` at ``message_stop``, then completion.
 
     A source that completes without ``message_stop`` raises
-    :class:`~rxclaude.IncompleteStreamError` whose ``partial`` is the message so far; a source
-    error (e.g. an in-stream :class:`~rxclaude.OverloadedError`) is forwarded with the partial
-    message attached as ``error.partial``.
+    :class:`~rxclaude.IncompleteStreamError` whose ``partial`` is the message so far; with
+    ``incomplete="emit"`` it gives that partial message instead (``incomplete=True``), which is
+    what a replayed recording of a cancelled stream holds. A source error (e.g. an in-stream
+    :class:`~rxclaude.OverloadedError`) is forwarded with the partial message attached as
+    ``error.partial``.
 
     Example:
         >>> final = await events.pipe(ops.message())  # doctest: +SKIP
     """
 
     def operator(source: Observable[Event]) -> Observable[Message]:
-        return Lifted(source, lambda observer: _MessageStage(observer, partial_mode))
+        return Lifted(source, lambda observer: _MessageStage(observer, partial_mode, incomplete == "emit"))
 
     return operator
 
@@ -70,10 +75,12 @@ def message(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], 
 class _MessageStage(PlainStage):
     """:func:`message`'s subscription: the accumulator, and the partial message on every failure."""
 
-    __slots__ = ("_acc",)
+    __slots__ = ("_acc", "_emit_partial", "_out")
 
-    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: InputMode) -> None:
+    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: InputMode, emit_partial: bool) -> None:
         acc = self._acc = MessageAccumulator(partial_mode=partial_mode)
+        self._emit_partial = emit_partial
+        self._out = observer
         feed = acc.feed
 
         def step(event: Event) -> None:
@@ -98,7 +105,11 @@ class _MessageStage(PlainStage):
         super().fail(error)
 
     def _incomplete(self) -> None:
-        raise IncompleteStreamError("the stream ended before message_stop", partial=self._partial())
+        partial = self._partial()
+        if self._emit_partial and partial is not None:  # message(incomplete="emit")
+            self._out.on_next(partial)
+            return
+        raise IncompleteStreamError("the stream ended before message_stop", partial=partial)
 
 
 def blocks(*, partial_mode: InputMode = "on") -> Callable[[Observable[Event]], Observable[ContentBlock]]:

@@ -36,7 +36,7 @@ logged. It authenticates nobody; serve it on loopback or behind your own auth.
 
 Example::
 
-    stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=1024, messages=msgs)
+    stream = client.messages.stream(model="claude-sonnet-5-5", max_tokens=1024, messages=msgs)
     relay = rxclaude.Relay(stream.frames)          # subscribe before connect(): nothing missed
     async with relay.serve(port=8765) as url:      # GET {url}/events, POST {url}/v1/messages
         await stream.final_message()

@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 from reactivex import Observable, abc
@@ -20,9 +20,19 @@ if TYPE_CHECKING:
     pass
 
 __all__ = [
+    "Outcome",
     "Recorder",
     "record",
 ]
+
+
+class Outcome(Protocol):
+    """What a recorder may ask the stream it records: was it cancelled? (:class:`~rxclaude.MessageStream` is one.)"""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the stream was cancelled on purpose (its frames then simply complete)."""
+        ...
 
 
 class Recorder(abc.ObserverBase[Frame]):
@@ -31,7 +41,9 @@ class Recorder(abc.ObserverBase[Frame]):
     ``path`` is a file name (created or truncated) or a binary file object, which is left open.
     Times come from ``scheduler`` (virtual time in tests) or ``time.monotonic``. Every line is
     flushed as it is written. The end line is written by ``on_completed``, by ``on_error``, or
-    by :meth:`close` (``"stopped"``).
+    by :meth:`close` (``"stopped"``). Completion is recorded as it really happened:
+    ``"completed"`` after ``message_stop``, ``"cancelled"`` when ``outcome`` (the stream being
+    recorded) says it was cancelled, ``"incomplete"`` when a message started but never stopped.
 
     Example:
         >>> with Recorder("run.jsonl") as rec:  # doctest: +SKIP
@@ -44,7 +56,11 @@ class Recorder(abc.ObserverBase[Frame]):
         *,
         meta: Mapping[str, Any] | None = None,
         scheduler: abc.SchedulerBase | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
+        self._outcome = outcome
+        self._started = False
+        self._stopped = False
         self._owned = isinstance(path, (str, os.PathLike))
         self._file: IO[bytes] = open(path, "wb") if isinstance(path, (str, os.PathLike)) else path  # noqa: SIM115
         self._lock = threading.Lock()
@@ -81,14 +97,23 @@ class Recorder(abc.ObserverBase[Frame]):
                 return
             self._write(record)
             self.frames += 1
+            if value.event == "message_start":
+                self._started = True
+            elif value.event == "message_stop":
+                self._stopped = True
 
     def on_error(self, error: Exception) -> None:
         """Write the end line (``"error"``) and close."""
         self._end("error", {"type": type(error).__name__, "message": str(error)})
 
     def on_completed(self) -> None:
-        """Write the end line (``"completed"``) and close."""
-        self._end("completed")
+        """Write the end line (``"completed"``, ``"cancelled"`` or ``"incomplete"``) and close."""
+        if self._outcome is not None and self._outcome.cancelled:
+            self._end("cancelled")
+        elif self._started and not self._stopped:
+            self._end("incomplete")
+        else:
+            self._end("completed")
 
     def close(self) -> None:
         """Stop recording: write the end line (``"stopped"``) unless the source already ended."""
@@ -121,17 +146,19 @@ def record(
     *,
     meta: Mapping[str, Any] | None = None,
     scheduler: abc.SchedulerBase | None = None,
+    outcome: Outcome | None = None,
 ) -> SinkHandle[int]:
     """Record frames with their arrival times to ``path``; ``await`` gives the frame count.
 
     Times count from this call. Disposing the handle writes the ``"stopped"`` end line. The
-    source's error is recorded and raised by ``await handle``. The file can be replayed with
-    :func:`rxclaude.replay`.
+    source's error is recorded and raised by ``await handle``. Pass the stream as ``outcome``
+    (``record(stream.frames, path, outcome=stream)``) so that a cancelled stream is recorded as
+    ``"cancelled"``. The file can be replayed with :func:`rxclaude.replay`.
 
     Example:
         >>> await sinks.record(stream.frames, "run.jsonl", meta={"model": params["model"]})  # doctest: +SKIP
     """
-    recorder = Recorder(path, meta=meta, scheduler=scheduler)
+    recorder = Recorder(path, meta=meta, scheduler=scheduler, outcome=outcome)
 
     def on_stop() -> None:
         error = handle.error

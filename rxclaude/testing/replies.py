@@ -216,7 +216,7 @@ class Reply:
                 pieces,
                 thinking=think,
                 tool_uses=tools,
-                model=model or (req_model if isinstance(req_model, str) else "claude-sonnet-4-5-20250929"),
+                model=model or (req_model if isinstance(req_model, str) else "claude-sonnet-5-5"),
                 id=id,
                 input_tokens=input_tokens if input_tokens is not None else _estimate_input_tokens(req),
                 output_tokens=output_tokens,
@@ -266,7 +266,7 @@ class Reply:
             req_model = req.get("model")
             return synthesize_frames(
                 request_text(req) or fallback,
-                model=req_model if isinstance(req_model, str) else "claude-sonnet-4-5-20250929",
+                model=req_model if isinstance(req_model, str) else "claude-sonnet-5-5",
                 input_tokens=_estimate_input_tokens(req),
             )
 

@@ -30,6 +30,7 @@ from aiohttp import web
 from rxclaude.core.versions import API_VERSIONS, request_problem
 from rxclaude.testing.files import MockFiles
 from rxclaude.testing.recorded import RecordedRequest
+from rxclaude.testing.refusals import refusal_for
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
 from rxclaude.testing.sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
 from rxclaude.testing.structured import check_structured
@@ -93,6 +94,9 @@ class MockServer:
         rate_limit_headers: send ``anthropic-ratelimit-*`` headers.
         client_max_size: larger request bodies get 413 ``request_too_large`` (the API's 32 MB).
         seed: make request ids reproducible.
+        check_models: refuse what the real API refuses for the model asked for (an unknown or
+            retired model, ``max_tokens`` over its limit, a bad thinking budget, a prefill it
+            does not take; :mod:`rxclaude.testing.refusals`). ``False`` accepts any model.
 
     Example::
 
@@ -115,6 +119,7 @@ class MockServer:
         rate_limit_headers: bool = True,
         client_max_size: int = 32 * 1024 * 1024,
         seed: int | None = None,
+        check_models: bool = True,
     ) -> None:
         if isinstance(require_key, str):
             api_key, require_key = require_key, True
@@ -124,6 +129,7 @@ class MockServer:
         self.versions = tuple(versions)
         self.default_reply: Reply = default_reply or Reply.echo()
         self.rate_limit_headers = rate_limit_headers
+        self.check_models = check_models
         self.requests: list[RecordedRequest] = []
         self._port = port
         self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
@@ -622,6 +628,9 @@ class MockServer:
         )
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
+        refused = refusal_for(body, count_tokens="max_tokens" not in fields) if self.check_models else None
+        if refused is not None:
+            return self.error_response(record, refused.status, refused.error_type, refused.message)
         return None
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:

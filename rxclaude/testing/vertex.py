@@ -207,7 +207,7 @@ def _body(state: VertexMockState) -> bytes:
         if events is None:
             events = text_events(
                 state.text or "Hello from mock Vertex!",
-                model="claude-sonnet-4-5-20250929",
+                model="claude-sonnet-5-5",
                 message_id="msg_vrtx_mock000000000000000",
                 invocation_metrics=False,
             )

@@ -31,7 +31,8 @@ _BATCH = 256  # frames emitted per scheduled action when no wait is due
 _EPSILON = 1e-6  # a frame less than a microsecond early is on time (clock rounding)
 
 
-def _default_scheduler(fast: bool) -> abc.SchedulerBase:
+def _default_scheduler() -> tuple[abc.SchedulerBase, bool]:
+    """The running loop's scheduler, or the current thread's; ``True`` when waits must block."""
     import asyncio
 
     try:
@@ -41,14 +42,13 @@ def _default_scheduler(fast: bool) -> abc.SchedulerBase:
     if loop is not None:
         from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-        return AsyncIOScheduler(loop)
-    if fast:
-        from reactivex.scheduler import CurrentThreadScheduler
+        return AsyncIOScheduler(loop), False
+    # No loop (a plain script): play on the calling thread, sleeping between frames, so that
+    # ``subscribe`` returns when the replay is over. (Daemon timer threads would let a script
+    # exit before the first frame is due, printing nothing.)
+    from reactivex.scheduler import CurrentThreadScheduler
 
-        return CurrentThreadScheduler.singleton()
-    from reactivex.scheduler import TimeoutScheduler
-
-    return TimeoutScheduler.singleton()
+    return CurrentThreadScheduler.singleton(), True
 
 
 def replay(
@@ -69,9 +69,9 @@ def replay(
     :class:`~rxclaude.IncompleteStreamError`.
 
     The scheduler used is ``scheduler``, else the one passed to ``subscribe``, else the running
-    asyncio loop's. Outside a loop it is the current thread (as fast as possible) or reactivex's
-    timeout scheduler (timed). Each subscription replays from the start. Disposing stops the
-    replay and closes the file.
+    asyncio loop's. Outside a loop it is the current thread: ``subscribe`` plays the whole
+    recording (at its pace) before it returns, as a plain script expects. Each subscription
+    replays from the start. Disposing stops the replay and closes the file.
 
     Example:
         >>> replay("run.jsonl", speed=10).pipe(ops.parse(), ops.text()).subscribe(print)  # doctest: +SKIP
@@ -86,7 +86,11 @@ def replay(
     def subscribe(
         observer: abc.ObserverBase[Frame], subscribe_scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        sched = scheduler or subscribe_scheduler or _default_scheduler(fast)
+        sched = scheduler or subscribe_scheduler
+        blocking = False
+        if sched is None:
+            sched, blocking = _default_scheduler()
+        wake = threading.Event()  # set by dispose: ends a blocking wait at once
         now = clock(sched)
         start = now()
         items = read_timed(source, interval)
@@ -121,8 +125,12 @@ def replay(
                     if not fast:
                         wait = start + t / rate - now()
                         if wait > _EPSILON:
-                            pending.disposable = sched.schedule_relative(wait, action)
-                            return
+                            if not blocking:
+                                pending.disposable = sched.schedule_relative(wait, action)
+                                return
+                            if wake.wait(wait):
+                                return
+                            continue
                     if budget == 0:
                         pending.disposable = sched.schedule(action)
                         return
@@ -135,6 +143,7 @@ def replay(
                     observer.on_next(frame)
 
         def dispose() -> None:
+            wake.set()
             with lock:
                 first.dispose()
                 pending.dispose()

@@ -8,7 +8,7 @@ like the SDK's ``azure_ad_token_provider``), from an azure-identity credential
 (``get_token``, sync or ``.aio``), or from ``DefaultAzureCredential`` when nothing else is
 configured.  Tokens are cached until five minutes before they expire and fetched off the
 event loop (a sync ``get_token`` blocks).  ``model`` is your deployment name (by default the
-model id, e.g. ``claude-sonnet-4-5``).  azure-identity is optional
+model id, e.g. ``claude-sonnet-5-5``).  azure-identity is optional
 (``pip install 'rxclaude[foundry]'``) and imported only when a credential is needed.
 
 Example::
@@ -132,7 +132,7 @@ class FoundryProvider(PlatformProvider):
             rxclaude.core.errors.ModelIdError: 'claude-opus-4-1@20250805' is a Vertex AI model id; ...
         """
         if not isinstance(model, str) or not model:
-            raise ModelIdError("params['model'] must name your Foundry deployment, e.g. 'claude-sonnet-4-5'")
+            raise ModelIdError("params['model'] must name your Foundry deployment, e.g. 'claude-sonnet-5-5'")
         hint = first_party_model_hint(model)
         if hint is not None:
             raise ModelIdError(f"{hint} ({self.platform} takes your deployment name, by default the model id)")

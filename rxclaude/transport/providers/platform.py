@@ -16,7 +16,7 @@ first-party API's, so retries, operators, fan-out and the relay work unchanged.
 Example::
 
     provider = FoundryProvider(resource="my-resource", api_key=key)
-    request = await provider.build_request({"model": "claude-sonnet-4-5", "max_tokens": 64,
+    request = await provider.build_request({"model": "claude-sonnet-5-5", "max_tokens": 64,
                                             "messages": [{"role": "user", "content": "Hi"}]})
 """
 
@@ -68,7 +68,7 @@ def first_party_model_hint(model: str) -> str | None:
     Example:
         >>> print(first_party_model_hint("us.anthropic.claude-haiku-4-5-20251001-v1:0"))  # doctest: +ELLIPSIS
         'us.anthropic.claude-haiku-4-5-20251001-v1:0' is an Amazon Bedrock model id; here it is ...
-        >>> first_party_model_hint("claude-sonnet-4-5") is None
+        >>> first_party_model_hint("claude-sonnet-5-5") is None
         True
     """
     if model.startswith("arn:"):

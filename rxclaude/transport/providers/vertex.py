@@ -12,7 +12,7 @@ Example::
 
     provider = VertexProvider("my-project", "us-east5")
     request = await provider.build_request(
-        {"model": "claude-sonnet-4-5@20250929", "max_tokens": 256,
+        {"model": "claude-haiku-4-5@20251001", "max_tokens": 256,
          "messages": [{"role": "user", "content": "Hi"}]}
     )
 """
@@ -150,8 +150,8 @@ class VertexProvider:
         """The ``:streamRawPredict`` URL for a model (``@`` kept, other specials quoted).
 
         Example:
-            >>> VertexProvider("p", "global", access_token="t").url_for("claude-opus-4-1@20250805")[36:]
-            '/projects/p/locations/global/publishers/anthropic/models/claude-opus-4-1@20250805:streamRawPredict'
+            >>> VertexProvider("p", "global", access_token="t").url_for("claude-haiku-4-5@20251001")[36:]
+            '/projects/p/locations/global/publishers/anthropic/models/claude-haiku-4-5@20251001:streamRawPredict'
         """
         project = project_id or self.project_id
         if not project:
@@ -197,7 +197,7 @@ class VertexProvider:
             raise ValueError(f"Vertex AI supports only {_MESSAGES_PATH} streaming, not {path!r}")
         model = params.get("model")
         if not isinstance(model, str) or not model:
-            raise ValueError("params['model'] must be a Vertex model id such as 'claude-sonnet-4-5@20250929'")
+            raise ValueError("params['model'] must be a Vertex model id such as 'claude-haiku-4-5@20251001'")
         headers = {"content-type": "application/json"}
         if betas:
             headers["anthropic-beta"] = ",".join(betas)
