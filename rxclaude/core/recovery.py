@@ -41,6 +41,7 @@ from rxclaude.core.errors import (
     TransportError,
 )
 from rxclaude.core.message import Message, Usage
+from rxclaude.core.models import find_model
 
 __all__ = [
     "PREFILL_REFUSED",
@@ -71,14 +72,17 @@ _MODEL_VERSION = re.compile(r"claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d))?(?:\D|
 
 
 def refuses_prefill(model: str) -> bool | None:
-    """Whether ``model`` refuses an assistant prefill: ``True`` for Claude 4.6 and later,
-    ``False`` for older Claude models, ``None`` when the id says nothing (try, and fall back on
-    the API's refusal).
+    """Whether ``model`` refuses an assistant prefill: what the model table says
+    (:mod:`rxclaude.core.models`), else by the id's version (Claude 4.6 and later refuse),
+    ``None`` when neither says (try, and fall back on the API's refusal).
 
     Example:
         >>> refuses_prefill("claude-opus-4-7"), refuses_prefill("claude-sonnet-4-5-20250929")
         (True, False)
     """
+    info = find_model(model)
+    if info is not None:
+        return not info.prefill
     m = _MODEL_VERSION.search(model)
     if m is None:
         return None
