@@ -10,10 +10,14 @@ Example::
 """
 
 from rxclaude import operators, sinks
+from rxclaude.admission import Admission
+from rxclaude.batches import Batches, BatchNotEndedError
 from rxclaude.client import Client, Messages
 from rxclaude.cloud import BedrockClient, VertexClient, client_for
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
+from rxclaude.core.batch import BatchDeleted, BatchPage, BatchRequestCounts, BatchResult, MessageBatch
 from rxclaude.core.blocks import ContentBlock
+from rxclaude.core.budget import Budget, BudgetSnapshot, Cost, Limits
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import Delta
 from rxclaude.core.errors import (
@@ -71,6 +75,7 @@ from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffered import BufferStats
 from rxclaude.relay import Relay
+from rxclaude.runner import RunResult
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Response, Timeouts
@@ -79,10 +84,19 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "Admission",
     "AuthenticationError",
     "BadRequestError",
+    "BatchDeleted",
+    "BatchNotEndedError",
+    "BatchPage",
+    "BatchRequestCounts",
+    "BatchResult",
+    "Batches",
     "BedrockClient",
     "BillingError",
+    "Budget",
+    "BudgetSnapshot",
     "BufferOverflowError",
     "BufferStats",
     "Citation",
@@ -94,6 +108,7 @@ __all__ = [
     "ContentBlock",
     "ContentError",
     "CorruptMediaError",
+    "Cost",
     "Delta",
     "EncryptedPDFError",
     "Event",
@@ -110,10 +125,12 @@ __all__ = [
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
+    "Limits",
     "MalformedEventError",
     "MediaTooLargeError",
     "Message",
     "MessageAccumulator",
+    "MessageBatch",
     "MessageSnapshot",
     "MessageStream",
     "Messages",
@@ -126,6 +143,7 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
+    "RunResult",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from reactivex import Observable
 
+from rxclaude.admission import Admission
+from rxclaude.batches import Batches
 from rxclaude.content import references_files, validate_request
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.files import FILES_BETA, Files
+from rxclaude.runner import OnStart, RunResult, run_requests
 from rxclaude.stream import MessageStream
+from rxclaude.transport import rest
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
@@ -28,6 +32,7 @@ class Messages:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self.batches = Batches(client)
 
     def frames(self, **params: Any) -> Observable[Frame]:
         """A cold Observable of raw frames: every subscription sends one request.
@@ -65,6 +70,43 @@ class Messages:
         """
         return await self.stream(**params).final_message()
 
+    def map(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_start: OnStart | None = None,
+    ) -> AsyncIterator[RunResult]:
+        """Stream many requests (Batches format: ``{"custom_id", "params"}``), results as they complete.
+
+        Errors are results too (:class:`~rxclaude.runner.RunResult` with the ``custom_id``).
+        ``concurrency`` bounds requests in flight (default 16 without admission control; with
+        the client's :class:`~rxclaude.admission.Admission`, its buckets and its
+        ``max_concurrency`` decide). ``on_start(custom_id, stream)`` sees each stream first.
+
+        Example::
+
+            async for result in client.messages.map(requests):
+                print(result.custom_id, result.ok)
+        """
+        if concurrency is None and self._client.admission is None:
+            concurrency = 16
+        return run_requests(lambda params: self.stream(**params), requests, concurrency=concurrency, on_start=on_start)
+
+    async def count_tokens(self, **params: Any) -> int:
+        """The input tokens of a request (``POST /v1/messages/count_tokens``; first-party API).
+
+        Example::
+
+            n = await client.messages.count_tokens(model=m, messages=msgs)
+        """
+        body = {k: v for k, v in params.items() if k not in ("max_tokens", "stream")}
+        answer = await rest.call(self._client, "POST", "/v1/messages/count_tokens", body=body, what="count_tokens")
+        tokens = answer.get("input_tokens")
+        if not isinstance(tokens, int):
+            raise ValueError(f"count_tokens answered no input_tokens: {dict(answer)!r}"[:300])
+        return tokens
+
 
 class Client:
     """An Anthropic Messages client whose responses are reactive streams.
@@ -79,6 +121,8 @@ class Client:
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
         validate: check images, documents and request size before sending (typed errors).
+        admission: rate-limit admission control shared by every request of this client
+            (:class:`~rxclaude.admission.Admission`); off by default.
 
     Example::
 
@@ -101,6 +145,7 @@ class Client:
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
         validate: bool = True,
+        admission: Admission | None = None,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
             api_key,
@@ -113,6 +158,7 @@ class Client:
         self.retry = RetryPolicy(max_retries=max_retries)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
+        self.admission = admission
         self.transport = Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
@@ -129,15 +175,23 @@ class Client:
                 validate_request(params, body=body)
             else:
                 validate_request(params, body=body, max_request_bytes=limit)
-        return self.transport.frames(
-            self.provider,
-            dict(params),
-            betas=betas,
-            timeouts=self.timeouts,
-            retry=self.retry,
-            on_response=on_response,
-            body=body,
-        )
+        admission = self.admission
+        retry = self.retry if admission is None else admission.retry_policy(self.retry)
+
+        def send(on_response: Any) -> Observable[Frame]:
+            return self.transport.frames(
+                self.provider,
+                dict(params),
+                betas=betas,
+                timeouts=self.timeouts,
+                retry=retry,
+                on_response=on_response,
+                body=body,
+            )
+
+        if admission is None:
+            return send(on_response)
+        return admission.frames(params, send, on_response=on_response)
 
     async def close(self) -> None:
         """Cancel running requests and close the connection pool."""

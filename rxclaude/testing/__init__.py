@@ -17,8 +17,10 @@ Streams without a server (benchmarks)::
     body = synthesize(text=[" tok"] * 1_000_000, padding=False)
 """
 
+from rxclaude.testing.batches import MockBatches, MockClock
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
+from rxclaude.testing.limits import MockLimits
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
 from rxclaude.testing.server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
 from rxclaude.testing.sse import (
@@ -48,8 +50,11 @@ __all__ = [
     "SERVER_KEY",
     "FrameEncoder",
     "Faults",
+    "MockBatches",
     "MockBedrockServer",
+    "MockClock",
     "MockFiles",
+    "MockLimits",
     "MockServer",
     "MockVertexServer",
     "Plugin",
