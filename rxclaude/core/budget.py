@@ -393,9 +393,11 @@ class Budget:
 
         ``-limit`` sets each bucket's capacity (creating buckets for kinds not known yet).
         ``-remaining`` is the API's level just after it admitted this request; the local level
-        just after admitting it is in the ticket, so their difference -- less what earlier
-        responses already corrected -- is applied to the level now (a request admitted later
-        is not counted twice). Differences within the header's rounding are ignored.
+        just after admitting it is in the ticket. When the API's is lower (another client of the
+        organisation, an input estimate too low), the difference -- less what earlier responses
+        already corrected -- comes off the level now (a request admitted later is not counted
+        twice). Differences within the header's rounding are ignored; a higher API level is
+        not taken (see below).
         """
         for kind, header in (
             ("requests", limits.requests),
@@ -417,16 +419,19 @@ class Budget:
                 level = float(header.remaining) if header.remaining is not None else float(header.limit)
                 self.buckets[kind] = TokenBucket(header.limit, period=self.period, now=now, level=level)
                 return
+            before = bucket.refill(now)
             bucket.resize(header.limit, now)
+            self._corrections[kind] += bucket.level - before  # a shift tickets admitted before do not know
         bucket = self.buckets.get(kind)
         if bucket is None or header.remaining is None or ticket is None or kind not in ticket.levels:
             return
-        # The API floors request counts and rounds token counts; within that, no news. Beyond
-        # it, the correction leans low either way (a lower level only delays a request).
+        # The API floors request counts and rounds token counts; within that, no news. Only a
+        # lower level is taken: a higher one may just be a refund the API made before this
+        # response and we make when its message_delta arrives (taking it would count it twice).
         tolerance = 1.0 if kind == "requests" else (self.token_rounding / 2 if self.token_rounding > 1 else 0.0)
         already = self._corrections[kind] - ticket.corrections.get(kind, 0.0)
         delta = header.remaining - ticket.levels[kind] - already
-        if abs(delta) <= tolerance:
+        if delta >= -tolerance:
             return
         step = delta - tolerance
         bucket.refill(now)
