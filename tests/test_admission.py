@@ -64,11 +64,12 @@ async def test_the_mock_reserves_max_tokens_and_refunds_at_message_delta() -> No
 
 async def test_the_mock_rounds_token_headers_to_thousands() -> None:
     limits = MockLimits(Limits(input_tokens=50_000), period=60.0)
-    async with MockServer(limits=limits) as server, aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{server.url}/v1/messages", json=params(0) | {"stream": False}, headers=server.headers()
-        ) as r:
-            assert r.headers["anthropic-ratelimit-input-tokens-remaining"] == "50000"  # 49,98x rounded
+    async with (
+        MockServer(limits=limits) as server,
+        aiohttp.ClientSession() as http,
+        http.post(f"{server.url}/v1/messages", json=params(0) | {"stream": False}, headers=server.headers()) as r,
+    ):
+        assert r.headers["anthropic-ratelimit-input-tokens-remaining"] == "50000"  # 49,98x rounded
 
 
 async def test_plain_concurrency_meets_429s_and_admission_meets_none() -> None:
@@ -182,16 +183,15 @@ async def test_cancelling_a_waiting_stream_gives_its_place_back() -> None:
 
 
 async def test_count_tokens_can_size_the_input() -> None:
-    async with MockServer() as server:
-        async with rxclaude.Client(api_key=server.api_key, base_url=server.url) as counter:
-            admission = Admission(
-                Limits(100, 10_000, 100_000),
-                count_tokens=lambda p: counter.messages.count_tokens(**p),
-                token_rounding=1,
-            )
-            async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
-                await client.messages.create(**params(0))
-            counted = await counter.messages.count_tokens(**params(0))
+    async with MockServer() as server, rxclaude.Client(api_key=server.api_key, base_url=server.url) as counter:
+        admission = Admission(
+            Limits(100, 10_000, 100_000),
+            count_tokens=lambda p: counter.messages.count_tokens(**p),
+            token_rounding=1,
+        )
+        async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
+            await client.messages.create(**params(0))
+        counted = await counter.messages.count_tokens(**params(0))
     assert [r.path for r in server.requests].count("/v1/messages/count_tokens") == 2
     ticket_cost = admission.budgets["sonnet"].buckets["input_tokens"]
     assert ticket_cost.capacity - ticket_cost.level < counted + 50
