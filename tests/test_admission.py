@@ -19,6 +19,10 @@ def params(i: int, max_tokens: int = 200) -> dict[str, object]:
     return {"model": MODEL, "max_tokens": max_tokens, "messages": [{"role": "user", "content": f"prompt {i} " * 5}]}
 
 
+def connect(server: MockServer, admission: Admission | None = None) -> rxclaude.Client:
+    return rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission)
+
+
 def requests(n: int, max_tokens: int = 200) -> list[dict[str, object]]:
     return [{"custom_id": f"r{i}", "params": params(i, max_tokens)} for i in range(n)]
 
@@ -105,9 +109,8 @@ async def test_plain_concurrency_meets_429s_and_admission_meets_none() -> None:
 async def test_limits_are_learnt_from_the_headers() -> None:
     limits = MockLimits(Limits(requests=1_000, input_tokens=100_000, output_tokens=1_500), period=3.0, round_tokens=1)
     admission = Admission(period=3.0, token_rounding=1)
-    async with MockServer(limits=limits) as server:
-        async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
-            results = [r async for r in client.messages.map(requests(20))]
+    async with MockServer(limits=limits) as server, connect(server, admission) as client:
+        results = [r async for r in client.messages.map(requests(20))]
     assert all(r.ok for r in results)
     assert limits.rate_limited == 0
     budget = admission.budgets["sonnet"]
@@ -118,9 +121,8 @@ async def test_a_429_drains_until_retry_after_then_the_request_runs() -> None:
     # The admission believes in more than the server grants: the server's 429s teach it.
     limits = MockLimits(Limits(requests=2), period=2.0)
     admission = Admission(Limits(100, 1_000_000, 1_000_000), period=2.0, max_retries=10)
-    async with MockServer(limits=limits) as server:
-        async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
-            results = [r async for r in client.messages.map(requests(4))]
+    async with MockServer(limits=limits) as server, connect(server, admission) as client:
+        results = [r async for r in client.messages.map(requests(4))]
     assert all(r.ok for r in results), [r.error for r in results]
     budget = admission.budgets["sonnet"]
     assert budget.rate_limited_count >= 1
@@ -169,14 +171,13 @@ async def test_the_concurrency_cap_holds() -> None:
 
 async def test_cancelling_a_waiting_stream_gives_its_place_back() -> None:
     admission = Admission(Limits(1, 1_000_000, 1_000_000), period=60.0)
-    async with MockServer(rate_limit_headers=False) as server:
-        async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
-            await client.messages.create(**params(0))
-            waiting = client.messages.stream(**params(1)).connect()
-            await asyncio.sleep(0.05)
-            assert admission.budgets["sonnet"].waiting == 1
-            waiting.cancel()
-            await asyncio.sleep(0)
+    async with MockServer(rate_limit_headers=False) as server, connect(server, admission) as client:
+        await client.messages.create(**params(0))
+        waiting = client.messages.stream(**params(1)).connect()
+        await asyncio.sleep(0.05)
+        assert admission.budgets["sonnet"].waiting == 1
+        waiting.cancel()
+        await asyncio.sleep(0)
     budget = admission.budgets["sonnet"]
     assert budget.waiting == 0 and budget.in_flight == 0
     assert len(server.requests) == 1
