@@ -7,9 +7,9 @@ takes seconds, not an hour. Two contenders, one after the other, each on its own
 
   rxclaude -- ``client.messages.map(requests)`` with ``Client(admission=Admission(...))``, the
               limits learnt from the response headers (nothing configured but the period)
-  sdk      -- ``asyncio.gather`` over ``anthropic.AsyncAnthropic().messages.stream(...)`` (its
-              default two retries, which honour ``retry-after``), bounded by a semaphore of the
-              same concurrency
+  sdk      -- plain ``asyncio.gather`` over ``anthropic.AsyncAnthropic().messages.stream(...)``
+              for every request at once (its default two retries, which honour ``retry-after``);
+              ``--sdk-concurrency N`` bounds it with a semaphore instead
 
 Measured per round: 429s sent by the server, requests that failed, wall time, and the share of
 the allowed output tokens used: output tokens reported by the finished responses over what the
@@ -60,9 +60,7 @@ def key(message: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def server_for(args: argparse.Namespace) -> tuple[MockServer, MockLimits]:
-    limits = MockLimits(
-        Limits(requests=args.rpm, input_tokens=args.itpm, output_tokens=args.otpm), period=args.period
-    )
+    limits = MockLimits(Limits(requests=args.rpm, input_tokens=args.itpm, output_tokens=args.otpm), period=args.period)
     return MockServer(limits=limits, default_reply=Reply.echo()), limits
 
 
@@ -85,15 +83,20 @@ async def run_rxclaude(args: argparse.Namespace, requests: list[dict[str, Any]])
                 else:
                     failed += 1
             elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "429": limits.rate_limited, "failed": failed, "results": results,
-            "used": limits.output_tokens / allowed(limits, elapsed)}
+    return {
+        "elapsed": elapsed,
+        "429": limits.rate_limited,
+        "failed": failed,
+        "results": results,
+        "used": limits.output_tokens / allowed(limits, elapsed),
+    }
 
 
 async def run_sdk(args: argparse.Namespace, requests: list[dict[str, Any]]) -> dict[str, Any]:
     server, limits = server_for(args)
     async with server:
         sdk = anthropic.AsyncAnthropic(api_key=server.api_key, base_url=server.url)
-        gate = asyncio.Semaphore(args.concurrency)
+        gate = asyncio.Semaphore(args.sdk_concurrency or len(requests))
         results: dict[str, Any] = {}
 
         async def one(item: dict[str, Any]) -> None:
@@ -106,8 +109,13 @@ async def run_sdk(args: argparse.Namespace, requests: list[dict[str, Any]]) -> d
         elapsed = time.perf_counter() - started
         await sdk.close()
     failed = sum(isinstance(o, BaseException) for o in outcomes)
-    return {"elapsed": elapsed, "429": limits.rate_limited, "failed": failed, "results": results,
-            "used": limits.output_tokens / allowed(limits, elapsed)}
+    return {
+        "elapsed": elapsed,
+        "429": limits.rate_limited,
+        "failed": failed,
+        "results": results,
+        "used": limits.output_tokens / allowed(limits, elapsed),
+    }
 
 
 async def sequential(requests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,27 +142,35 @@ async def main() -> None:
     parser.add_argument("--itpm", type=int, default=400_000)
     parser.add_argument("--otpm", type=int, default=2_400)
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=64, help="rxclaude's max_concurrency")
+    parser.add_argument("--sdk-concurrency", type=int, default=0, help="bound the SDK's gather (0: unbounded)")
     args = parser.parse_args()
     requests = make_requests(args.requests, args.max_tokens)
     reference = await sequential(requests)
     total_output = sum(m["usage"]["output_tokens"] for m in reference.values())
-    print(f"{args.requests} requests, {total_output:,} output tokens in all; limits per {args.period:g} s 'minute': "
-          f"{args.rpm:,} requests, {args.itpm:,} input, {args.otpm:,} output tokens; concurrency {args.concurrency}")
+    print(
+        f"{args.requests} requests, {total_output:,} output tokens in all; limits per {args.period:g} s 'minute': "
+        f"{args.rpm:,} requests, {args.itpm:,} input, {args.otpm:,} output tokens; rxclaude max_concurrency "
+        f"{args.concurrency}, sdk {args.sdk_concurrency or 'unbounded'}"
+    )
     rows: dict[str, list[dict[str, Any]]] = {"rxclaude": [], "sdk": []}
     for n in range(args.rounds):
         for name, run in (("rxclaude", run_rxclaude), ("sdk", run_sdk)):
             row = await run(args, requests)
             row["differ"] = identical(row.pop("results"), reference)
             rows[name].append(row)
-            print(f"  round {n + 1} {name:9s} {row['elapsed']:6.2f} s  429s {row['429']:5d}  failed {row['failed']:4d}"
-                  f"  output tokens used {row['used']:6.1%} of allowed  differ from sequential {row['differ']}")
+            print(
+                f"  round {n + 1} {name:9s} {row['elapsed']:6.2f} s  429s {row['429']:5d}  failed {row['failed']:4d}"
+                f"  output tokens used {row['used']:6.1%} of allowed  differ from sequential {row['differ']}"
+            )
     print()
     print(f"{'':9s} {'wall s':>18s} {'429s':>16s} {'failed':>14s} {'used of allowed':>24s} {'differ':>7s}")
     for name, runs in rows.items():
-        print(f"{name:9s} {spread([r['elapsed'] for r in runs], '.2f'):>18s} {spread([r['429'] for r in runs], '.0f'):>16s}"
-              f" {spread([r['failed'] for r in runs], '.0f'):>14s} {spread([r['used'] * 100 for r in runs], '.1f'):>22s} %"
-              f" {max(r['differ'] for r in runs):>7d}")
+        print(
+            f"{name:9s} {spread([r['elapsed'] for r in runs], '.2f'):>18s} {spread([r['429'] for r in runs], '.0f'):>16s}"
+            f" {spread([r['failed'] for r in runs], '.0f'):>14s} {spread([r['used'] * 100 for r in runs], '.1f'):>22s} %"
+            f" {max(r['differ'] for r in runs):>7d}"
+        )
 
 
 if __name__ == "__main__":
