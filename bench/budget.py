@@ -39,7 +39,7 @@ from rxclaude import Admission, Limits
 from rxclaude.testing import MockLimits, MockServer, Reply
 
 MODEL = "claude-sonnet-4-5"
-WORDS = "river stone cloud light water field wind tree bird hill".split()
+WORDS = ["river", "stone", "cloud", "light", "water", "field", "wind", "tree", "bird", "hill"]
 
 
 def make_requests(n: int, max_tokens: int) -> list[dict[str, Any]]:
@@ -119,9 +119,9 @@ async def run_sdk(args: argparse.Namespace, requests: list[dict[str, Any]]) -> d
 
 
 async def sequential(requests: list[dict[str, Any]]) -> dict[str, Any]:
-    async with MockServer(default_reply=Reply.echo()) as server:
-        async with rxclaude.Client(api_key=server.api_key, base_url=server.url) as client:
-            return {r["custom_id"]: (await client.messages.create(**r["params"])).to_dict() for r in requests}
+    server = MockServer(default_reply=Reply.echo())
+    async with server, rxclaude.Client(api_key=server.api_key, base_url=server.url) as client:
+        return {r["custom_id"]: (await client.messages.create(**r["params"])).to_dict() for r in requests}
 
 
 def identical(results: dict[str, Any], reference: dict[str, Any]) -> int:
