@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+from collections import Counter
 import time
 from pathlib import Path
 from typing import Any
