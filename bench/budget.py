@@ -26,8 +26,8 @@ import argparse
 import asyncio
 import statistics
 import sys
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +77,18 @@ async def run_rxclaude(args: argparse.Namespace, requests: list[dict[str, Any]])
         async with rxclaude.Client(api_key=server.api_key, base_url=server.url, admission=admission) as client:
             started = time.perf_counter()
             results = {}
-            failed = 0
+            errors: Counter[str] = Counter()
             async for result in client.messages.map(requests):
                 if result.ok and result.message is not None:
                     results[result.custom_id] = result.message.to_dict()
                 else:
-                    failed += 1
+                    errors[type(result.error).__name__] += 1
             elapsed = time.perf_counter() - started
     return {
         "elapsed": elapsed,
         "429": limits.rate_limited,
-        "failed": failed,
+        "failed": sum(errors.values()),
+        "errors": dict(errors),
         "results": results,
         "used": limits.output_tokens / allowed(limits, elapsed),
     }
@@ -109,11 +110,12 @@ async def run_sdk(args: argparse.Namespace, requests: list[dict[str, Any]]) -> d
         outcomes = await asyncio.gather(*(one(item) for item in requests), return_exceptions=True)
         elapsed = time.perf_counter() - started
         await sdk.close()
-    failed = sum(isinstance(o, BaseException) for o in outcomes)
+    errors = Counter(type(o).__name__ for o in outcomes if isinstance(o, BaseException))
     return {
         "elapsed": elapsed,
         "429": limits.rate_limited,
-        "failed": failed,
+        "failed": sum(errors.values()),
+        "errors": dict(errors),
         "results": results,
         "used": limits.output_tokens / allowed(limits, elapsed),
     }
@@ -163,6 +165,7 @@ async def main() -> None:
             print(
                 f"  round {n + 1} {name:9s} {row['elapsed']:6.2f} s  429s {row['429']:5d}  failed {row['failed']:4d}"
                 f"  output tokens used {row['used']:6.1%} of allowed  differ from sequential {row['differ']}"
+                + (f"  errors {row['errors']}" if row["errors"] else "")
             )
     print()
     print(f"{'':9s} {'wall s':>18s} {'429s':>16s} {'failed':>14s} {'used of allowed':>24s} {'differ':>7s}")
