@@ -129,6 +129,16 @@ def test_unknown_limits_probe_with_one_request_then_learn_from_headers() -> None
     assert isinstance(budget.admit(Cost(), now=0.1), Ticket)
 
 
+def test_a_backend_without_limit_headers_ends_the_probe() -> None:
+    budget = Budget(max_concurrency=4)
+    probe = budget.admit(Cost(output_tokens=100), now=0.0)
+    assert isinstance(probe, Ticket)
+    budget.sync(probe, RateLimits(), now=0.0)
+    assert budget.learnt and not budget.buckets
+    assert all(isinstance(budget.admit(Cost(), now=0.0), Ticket) for _ in range(3))
+    assert budget.admit(Cost(), now=0.0) == math.inf
+
+
 def test_sync_corrects_once_for_a_discrepancy_seen_by_concurrent_responses() -> None:
     """Another client took 3,000 input tokens: every in-flight response reports it, once is enough."""
     budget = Budget(FULL, token_rounding=1)

@@ -407,6 +407,8 @@ class Budget:
             self._sync_kind(kind, header, ticket, now)
         if all(kind in self.buckets for kind in _KINDS):
             self.learnt = True
+        elif all(h.limit is None for h in (limits.requests, limits.input_tokens, limits.output_tokens)):
+            self.learnt = True  # a backend that sends no limits (Bedrock, Vertex): only the cap applies
         if ticket is not None:
             ticket.synced = True
 
