@@ -17,7 +17,9 @@ from typing import Any, Generic, TypeVar
 from reactivex import ConnectableObservable, Observable, abc
 from reactivex.observer import AutoDetachObserver
 
-__all__ = ["Broadcast", "DirectObservable", "Once", "broadcast", "clock"]
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
+
+__all__ = ["Broadcast", "DirectObservable", "FrameSource", "Once", "broadcast", "clock"]
 
 _T = TypeVar("_T")
 
@@ -116,6 +118,35 @@ class DirectObservable(Observable[_T]):
             >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
         """
         return self._subscribe_core(observer, None)
+
+
+class FrameSource(DirectObservable[Frame]):
+    """An ``Observable[Frame]`` that can also hand its frames to a :class:`~rxclaude.core.frame.FrameSink`
+    as their fields, with no ``Frame`` built (the lean route).
+
+    ``open(observer, sink)`` starts the source for ``observer``; ``sink`` is the same object when
+    it asked for fields (:meth:`attach_sink`), else ``None``. The request of
+    :class:`~rxclaude.transport.http.Transport` and :func:`rxclaude.operators.frames` are frame
+    sources; :class:`~rxclaude.MessageStream` and :func:`rxclaude.operators.parse` attach to them
+    as sinks.
+
+    Example:
+        >>> source = FrameSource(lambda observer, sink: Once())
+        >>> source.attach_sink(sink).dispose()  # doctest: +SKIP
+    """
+
+    def __init__(self, open: Callable[[FrameObserver, FrameSink | None], abc.DisposableBase]) -> None:
+        super().__init__()
+        self._open = open
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self._open(observer, None)
+
+    def attach_sink(self, sink: FrameSink) -> abc.DisposableBase:
+        """Start the source for ``sink`` as it is (no wrapper), frames as their fields where possible."""
+        return self._open(sink, sink)
 
 
 class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
