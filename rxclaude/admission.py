@@ -36,10 +36,10 @@ from reactivex import Observable, abc
 
 from rxclaude.core.budget import Budget, BudgetSnapshot, Cost, Limits, Ticket, estimate_input_tokens, model_class
 from rxclaude.core.errors import APIError, OverloadedError, RateLimitError
-from rxclaude.core.frame import Frame
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.ratelimit import RateLimits
 from rxclaude.core.retry import RetryPolicy
-from rxclaude.plumbing import Broadcast, DirectObservable, Once
+from rxclaude.plumbing import Broadcast, FrameSource, Once
 from rxclaude.transport.base import Response
 
 __all__ = ["Admission"]
@@ -271,15 +271,13 @@ class Admission:
         streamed yet. Disposing cancels the wait or the request and gives the reservation back.
         """
 
-        def subscribe(
-            observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
+        def open(observer: FrameObserver, sink: FrameSink | None) -> abc.DisposableBase:
             loop = asyncio.get_running_loop()
-            attempt = _Attempt(self, params, send, observer, on_response)
+            attempt = _Attempt(self, params, send, observer, sink, on_response)
             task = loop.create_task(attempt.run())
             return Once(lambda: attempt.dispose(task))
 
-        return DirectObservable(subscribe)
+        return FrameSource(open)  # a sink (a MessageStream) keeps the lean route through it
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,15 +299,17 @@ class _Attempt:
         admission: Admission,
         params: Mapping[str, Any],
         send: Send,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: OnResponse | None,
     ) -> None:
         self.admission = admission
         self.on_response = on_response
+        self.sink = sink
         self.params = params
         self.model = str(params.get("model", ""))
         self.send = send
-        self.observer: abc.ObserverBase[Frame] | None = observer
+        self.observer: FrameObserver | None = observer
         self.ticket: Ticket | None = None
         self.inner: abc.DisposableBase | None = None
         self.done: asyncio.Future[Exception | None] | None = None
@@ -384,7 +384,11 @@ class _Attempt:
             if self.on_response is not None:
                 self.on_response(response)
 
-        self.inner = self.send(on_response).subscribe(_Forward(self))
+        source = self.send(on_response)
+        if self.sink is not None and isinstance(source, FrameSource):
+            self.inner = source.attach_sink(_ForwardFields(self, self.sink))
+        else:
+            self.inner = source.subscribe(_Forward(self))
         try:
             return await self.done
         finally:
@@ -418,20 +422,10 @@ class _Attempt:
 
 
 class _Forward(abc.ObserverBase[Frame]):
-    """Passes frames on (as fields when the subscriber takes them) and tells the attempt."""
+    """Passes frames on and tells the attempt what it needs to know of them."""
 
     def __init__(self, attempt: _Attempt) -> None:
         self.attempt = attempt
-        observer = attempt.observer
-        fields = getattr(observer, "on_fields", None)
-        if fields is not None:
-            self.on_fields = self._on_fields  # the transport's lean route, when downstream has it
-        self._fields = fields
-
-    def _on_fields(self, event: str, data: bytes, id: str | None, retry: int | None) -> None:
-        self.attempt.on_frame(event, data)
-        if self.attempt.observer is not None and self._fields is not None:
-            self._fields(event, data, id, retry)
 
     def on_next(self, value: Frame) -> None:
         self.attempt.on_frame(value.event, value.data)
@@ -443,6 +437,19 @@ class _Forward(abc.ObserverBase[Frame]):
 
     def on_completed(self) -> None:
         self.attempt.end(None)
+
+
+class _ForwardFields(_Forward):
+    """The same for a downstream :class:`~rxclaude.core.frame.FrameSink`: frames as their fields."""
+
+    def __init__(self, attempt: _Attempt, sink: FrameSink) -> None:
+        super().__init__(attempt)
+        self._fields = sink.on_fields
+
+    def on_fields(self, event: str, data: bytes, id: str | None, retry: int | None) -> None:
+        self.attempt.on_frame(event, data)
+        if self.attempt.observer is not None:
+            self._fields(event, data, id, retry)
 
 
 def _usage(data: str | bytes) -> int | None:

@@ -196,3 +196,36 @@ async def test_count_tokens_can_size_the_input() -> None:
     assert [r.path for r in server.requests].count("/v1/messages/count_tokens") == 2
     ticket_cost = admission.budgets["sonnet"].buckets["input_tokens"]
     assert ticket_cost.capacity - ticket_cost.level < counted + 50
+
+
+async def test_under_admission_a_stream_keeps_the_lean_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admission sits between the stream and the transport without costing a Frame per delta."""
+    from typing import Any
+
+    import rxclaude.core.parse as parse_module
+    import rxclaude.stream as stream_module
+    from rxclaude.core.events import ContentBlockDeltaEvent
+    from rxclaude.core.frame import Frame
+
+    built: list[str] = []
+
+    def counting(cls: Any, name: str) -> Any:
+        def make(*args: Any) -> Any:
+            built.append(name if name != "Frame" else f"Frame {args[0]}")
+            return cls(*args)
+
+        return make
+
+    for module in (stream_module, parse_module):
+        monkeypatch.setattr(module, "Frame", counting(Frame, "Frame"))
+    monkeypatch.setattr(parse_module, "ContentBlockDeltaEvent", counting(ContentBlockDeltaEvent, "event"))
+    pieces = [f"w{i} " for i in range(300)]
+    admission = Admission(Limits(100, 1_000_000, 1_000_000))
+    async with MockServer(default_reply=Reply.text(pieces)) as server, connect(server, admission) as client:
+        stream = client.messages.stream(**params(0))
+        texts: list[str] = []
+        stream.text.subscribe(texts.append)
+        assert (await stream.final_message()).text == "".join(pieces) == "".join(texts)
+    assert "Frame content_block_delta" not in built and "event" not in built
+    assert len(built) < 10
+    assert admission.budgets["sonnet"].output_tokens_used == 300
