@@ -203,6 +203,7 @@ async def test_under_admission_a_stream_keeps_the_lean_route(monkeypatch: pytest
     from typing import Any
 
     import rxclaude.core.parse as parse_module
+    import rxclaude.core.sse as sse_module
     import rxclaude.stream as stream_module
     from rxclaude.core.events import ContentBlockDeltaEvent
     from rxclaude.core.frame import Frame
@@ -216,7 +217,7 @@ async def test_under_admission_a_stream_keeps_the_lean_route(monkeypatch: pytest
 
         return make
 
-    for module in (stream_module, parse_module):
+    for module in (stream_module, parse_module, sse_module):  # the decoder's too
         monkeypatch.setattr(module, "Frame", counting(Frame, "Frame"))
     monkeypatch.setattr(parse_module, "ContentBlockDeltaEvent", counting(ContentBlockDeltaEvent, "event"))
     pieces = [f"w{i} " for i in range(300)]
