@@ -175,6 +175,10 @@ async def main() -> None:
             f" {spread([r['failed'] for r in runs], '.0f'):>14s} {spread([r['used'] * 100 for r in runs], '.1f'):>22s} %"
             f" {max(r['differ'] for r in runs):>7d}"
         )
+    rx, sdk = rows["rxclaude"], rows["sdk"]
+    wall = statistics.median(r["elapsed"] for r in rx) / statistics.median(r["elapsed"] for r in sdk)
+    used = statistics.median(r["used"] for r in rx) / statistics.median(r["used"] for r in sdk)
+    print(f"rxclaude / sdk (medians): wall time {wall:.2f}x, share of the allowed output tokens used {used:.2f}x")
 
 
 if __name__ == "__main__":
