@@ -184,6 +184,7 @@ class Admission:
         turn = asyncio.Event()
         queue.append(turn)
         budget.waiting += 1
+        admitted: Ticket | float = math.inf
         try:
             while True:
                 if queue[0] is turn:
@@ -191,17 +192,15 @@ class Admission:
                     if isinstance(admitted, Ticket):
                         queue.popleft()
                         budget.waiting -= 1
-                        turn = None  # type: ignore[assignment]
-                        self._changed(budget)
+                        self._changed(budget)  # the next in line may fit too
                         return admitted
                     self._arm(budget, admitted)
-                turn_event = turn
-                turn_event.clear()
-                await turn_event.wait()
+                turn.clear()
+                await turn.wait()
         finally:
-            if turn is not None:  # cancelled while waiting
+            if not isinstance(admitted, Ticket):  # cancelled while waiting: give the turn away
                 budget.waiting -= 1
-                head = queue[0] is turn if queue else False
+                head = bool(queue) and queue[0] is turn
                 with contextlib.suppress(ValueError):
                     queue.remove(turn)
                 if head:
