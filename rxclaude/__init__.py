@@ -13,7 +13,15 @@ from rxclaude import operators, sinks
 from rxclaude.admission import Admission
 from rxclaude.batches import Batches, BatchNotEndedError
 from rxclaude.client import Client, Messages
-from rxclaude.cloud import BedrockClient, VertexClient, client_for
+from rxclaude.cloud import (
+    AnthropicAWSClient,
+    BedrockClient,
+    BedrockMantleClient,
+    FoundryClient,
+    GoogleCloudClient,
+    VertexClient,
+    client_for,
+)
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
 from rxclaude.core.batch import BatchDeleted, BatchPage, BatchRequestCounts, BatchResult, MessageBatch
 from rxclaude.core.blocks import ContentBlock
@@ -43,6 +51,7 @@ from rxclaude.core.errors import (
     InternalServerError,
     MalformedEventError,
     MediaTooLargeError,
+    ModelIdError,
     ModelStreamError,
     NotFoundError,
     OverloadedError,
@@ -73,7 +82,7 @@ from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
-from rxclaude.operators.buffered import BufferStats
+from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
 from rxclaude.runner import RunResult
 from rxclaude.sinks import SinkHandle, aiter
@@ -85,6 +94,7 @@ from rxclaude.version import __version__
 __all__ = [
     "APIError",
     "Admission",
+    "AnthropicAWSClient",
     "AuthenticationError",
     "BadRequestError",
     "BatchDeleted",
@@ -94,6 +104,7 @@ __all__ = [
     "BatchResult",
     "Batches",
     "BedrockClient",
+    "BedrockMantleClient",
     "BillingError",
     "Budget",
     "BudgetSnapshot",
@@ -119,9 +130,11 @@ __all__ = [
     "FilePage",
     "Files",
     "FirstByteTimeoutError",
+    "FoundryClient",
     "Frame",
     "FrameTooLargeError",
     "GatewayTimeoutError",
+    "GoogleCloudClient",
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
@@ -134,6 +147,7 @@ __all__ = [
     "MessageSnapshot",
     "MessageStream",
     "Messages",
+    "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
     "OverloadedError",

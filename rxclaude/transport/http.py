@@ -115,7 +115,9 @@ class Transport:
         (Jupyter has one).
         """
 
-        def open(observer: FrameObserver, sink: FrameSink | None) -> abc.DisposableBase:
+        def open(
+            observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
+        ) -> abc.DisposableBase:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
