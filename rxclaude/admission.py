@@ -270,7 +270,9 @@ class Admission:
         streamed yet. Disposing cancels the wait or the request and gives the reservation back.
         """
 
-        def open(observer: FrameObserver, sink: FrameSink | None) -> abc.DisposableBase:
+        def open(
+            observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
+        ) -> abc.DisposableBase:
             loop = asyncio.get_running_loop()
             attempt = _Attempt(self, params, send, observer, sink, on_response)
             task = loop.create_task(attempt.run())
