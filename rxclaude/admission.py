@@ -61,8 +61,9 @@ class Admission:
         period: seconds in the API's rate-limit window (60; tests and benches scale it down).
         max_concurrency: requests in flight at once, per model class.
         max_retries: how often a request refused with 429 or 529 queues again.
-        count_tokens: ``async (params) -> int`` giving exact input tokens (e.g.
-            ``client.messages.count_tokens``); by default :func:`~rxclaude.core.budget.estimate_input_tokens`.
+        count_tokens: ``async (params) -> int`` giving exact input tokens (e.g. ``lambda p:
+            client.messages.count_tokens(**p)``: one more request each, under that endpoint's
+            own limit); by default :func:`~rxclaude.core.budget.estimate_input_tokens`.
         token_rounding: the granularity of the ``*-tokens-remaining`` headers (the API: 1000).
         clock: seconds, monotonic (``time.monotonic``).
 
