@@ -121,6 +121,7 @@ class Client:
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
+        transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
         admission: rate-limit admission control shared by every request of this client
             (:class:`~rxclaude.admission.Admission`); off by default.
@@ -145,6 +146,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         validate: bool = True,
         admission: Admission | None = None,
     ) -> None:
@@ -160,7 +162,7 @@ class Client:
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
         self.admission = admission
-        self.transport = Transport(session)
+        self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
 
