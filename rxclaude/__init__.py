@@ -54,6 +54,7 @@ from rxclaude.core.errors import (
     ModelIdError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
@@ -79,6 +80,7 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -87,6 +89,7 @@ from rxclaude.relay import Relay
 from rxclaude.runner import RunResult
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -150,7 +153,9 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "RateLimitError",
     "Relay",
@@ -166,6 +171,8 @@ __all__ = [
     "StreamCancelledError",
     "StreamFormatError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TooManyImagesError",
     "ToolInput",
@@ -184,6 +191,7 @@ __all__ = [
     "error_class_for",
     "error_from_body",
     "operators",
+    "output_format",
     "parse_frame",
     "replay",
     "sinks",
