@@ -10,6 +10,8 @@ Example::
 """
 
 from rxclaude import operators, sinks
+from rxclaude.admission import Admission
+from rxclaude.batches import Batches, BatchNotEndedError
 from rxclaude.client import Client, Messages
 from rxclaude.cloud import (
     AnthropicAWSClient,
@@ -21,7 +23,9 @@ from rxclaude.cloud import (
     client_for,
 )
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
+from rxclaude.core.batch import BatchDeleted, BatchPage, BatchRequestCounts, BatchResult, MessageBatch
 from rxclaude.core.blocks import ContentBlock
+from rxclaude.core.budget import Budget, BudgetSnapshot, Cost, Limits
 from rxclaude.core.citations import Citation
 from rxclaude.core.deltas import Delta
 from rxclaude.core.errors import (
@@ -91,6 +95,7 @@ from rxclaude.fallback import Attempt, FallbackStream, Route, fallback, switch_o
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import Relay
+from rxclaude.runner import RunResult
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
 from rxclaude.sync import SyncClient, SyncMessageStream
@@ -100,13 +105,22 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "Admission",
     "AnthropicAWSClient",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "BatchDeleted",
+    "BatchNotEndedError",
+    "BatchPage",
+    "BatchRequestCounts",
+    "BatchResult",
+    "Batches",
     "BedrockClient",
     "BedrockMantleClient",
     "BillingError",
+    "Budget",
+    "BudgetSnapshot",
     "BufferOverflowError",
     "BufferStats",
     "Citation",
@@ -120,6 +134,7 @@ __all__ = [
     "ContentError",
     "ContentStalledError",
     "CorruptMediaError",
+    "Cost",
     "DEFAULT_MODEL",
     "Delta",
     "EncryptedPDFError",
@@ -140,10 +155,12 @@ __all__ = [
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
+    "Limits",
     "MalformedEventError",
     "MediaTooLargeError",
     "Message",
     "MessageAccumulator",
+    "MessageBatch",
     "MessageSnapshot",
     "MessageStream",
     "Messages",
@@ -166,6 +183,7 @@ __all__ = [
     "Response",
     "Route",
     "RoutesExhaustedError",
+    "RunResult",
     "RxClaudeError",
     "SSEDecoder",
     "ServerError",

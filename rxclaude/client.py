@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from reactivex import Observable
 
+from rxclaude.admission import Admission
+from rxclaude.batches import Batches
 from rxclaude.content import references_files, validate_request
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message
@@ -19,7 +21,9 @@ from rxclaude.core.retry import RetryPolicy
 from rxclaude.core.toolmode import ToolInputModes
 from rxclaude.core.versions import DEFAULT_VERSION, check_request
 from rxclaude.files import FILES_BETA, Files
+from rxclaude.runner import OnStart, RunResult, run_requests
 from rxclaude.stream import MessageStream
+from rxclaude.transport import rest
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.observe import Instrumentation
@@ -36,6 +40,7 @@ class Messages:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self.batches = Batches(client)
 
     def frames(self, **params: Any) -> Observable[Frame]:
         """A cold Observable of raw frames: every subscription sends one request.
@@ -77,6 +82,43 @@ class Messages:
         """
         return await self.stream(**params).final_message()
 
+    def map(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_start: OnStart | None = None,
+    ) -> AsyncIterator[RunResult]:
+        """Stream many requests (Batches format: ``{"custom_id", "params"}``), results as they complete.
+
+        Errors are results too (:class:`~rxclaude.runner.RunResult` with the ``custom_id``).
+        ``concurrency`` bounds requests in flight (default 16 without admission control; with
+        the client's :class:`~rxclaude.admission.Admission`, its buckets and its
+        ``max_concurrency`` decide). ``on_start(custom_id, stream)`` sees each stream first.
+
+        Example::
+
+            async for result in client.messages.map(requests):
+                print(result.custom_id, result.ok)
+        """
+        if concurrency is None and self._client.admission is None:
+            concurrency = 16
+        return run_requests(lambda params: self.stream(**params), requests, concurrency=concurrency, on_start=on_start)
+
+    async def count_tokens(self, **params: Any) -> int:
+        """The input tokens of a request (``POST /v1/messages/count_tokens``; first-party API).
+
+        Example::
+
+            n = await client.messages.count_tokens(model=m, messages=msgs)
+        """
+        body = {k: v for k, v in params.items() if k not in ("max_tokens", "stream")}
+        answer = await rest.call(self._client, "POST", "/v1/messages/count_tokens", body=body, what="count_tokens")
+        tokens = answer.get("input_tokens")
+        if not isinstance(tokens, int):
+            raise ValueError(f"count_tokens answered no input_tokens: {dict(answer)!r}"[:300])
+        return tokens
+
 
 class Client:
     """An Anthropic Messages client whose responses are reactive streams.
@@ -107,6 +149,8 @@ class Client:
             records content); ``False``: off; an
             :class:`~rxclaude.otel.OpenTelemetry` (or any
             :class:`~rxclaude.transport.observe.Instrumentation`) to configure it.
+        admission: rate-limit admission control shared by every request of this client
+            (:class:`~rxclaude.admission.Admission`); off by default.
 
     Example::
 
@@ -133,6 +177,7 @@ class Client:
         validate: bool = True,
         open_telemetry: Instrumentation | bool | None = None,
         recovery: RecoveryPolicy | str | bool | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
             api_key,
@@ -149,6 +194,7 @@ class Client:
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
         self.instrumentation: Instrumentation | None = _instrumentation(open_telemetry)
+        self.admission = admission
         self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
@@ -189,16 +235,24 @@ class Client:
                 validate_request(params, body=body)
             else:
                 validate_request(params, body=body, max_request_bytes=limit)
-        return self.transport.frames(
-            self.provider,
-            dict(params),
-            betas=betas,
-            timeouts=self.timeouts,
-            retry=self.retry,
-            on_response=on_response,
-            body=body,
-            instrumentation=self.instrumentation,
-        )
+        admission = self.admission
+        retry = self.retry if admission is None else admission.retry_policy(self.retry)
+
+        def send(on_response: Any) -> Observable[Frame]:
+            return self.transport.frames(
+                self.provider,
+                dict(params),
+                betas=betas,
+                timeouts=self.timeouts,
+                retry=retry,
+                on_response=on_response,
+                body=body,
+                instrumentation=self.instrumentation,
+            )
+
+        if admission is None:
+            return send(on_response)
+        return admission.frames(params, send, on_response=on_response)
 
     def _recovery(self, policy: RecoveryPolicy, params: Mapping[str, Any]) -> Recovery | None:
         """A stream's :class:`Recovery`: the same request again, or with a prefill appended."""

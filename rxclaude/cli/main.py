@@ -5,6 +5,8 @@
     rxclaude record "Hi" -o run.jsonl  # stream live and record the raw frames with their timing
     rxclaude replay run.jsonl --speed 2   # re-run a recording (or any .sse file) offline
     rxclaude files upload|list|download|delete ...
+    rxclaude run prompts.jsonl -o results.jsonl   # many requests, one rate-limit budget, resumable
+    rxclaude batch submit|status|results|list|cancel|delete ...   # the Message Batches API
 
 Ctrl-C cancels the request (the connection is closed at once, the partial reply is kept);
 errors print one line (on a line of their own) and exit non-zero; bad flags exit 2. The API
@@ -43,7 +45,7 @@ DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", _NEWEST)
 PROVIDER_CHOICES = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle", "aws", "google-cloud")
 """``--provider`` values (:data:`rxclaude.cloud.PROVIDERS`, listed here so ``--help`` stays import-light)."""
 _OWN_MODEL_IDS = ("bedrock", "vertex", "bedrock-mantle")  # platforms whose model ids are not first-party
-SUBCOMMANDS = ("demo", "record", "replay", "files")
+SUBCOMMANDS = ("demo", "record", "replay", "files", "run", "batch")
 SHOW = ("usage", "thinking", "raw")
 _COMMANDS_HELP = """commands:
   rxclaude PROMPT [options]        stream a reply live (this help)
@@ -51,6 +53,8 @@ _COMMANDS_HELP = """commands:
   rxclaude record PROMPT -o FILE   stream a reply and record its raw frames with their timing
   rxclaude replay FILE             re-run a recording (or any .sse file) offline
   rxclaude files upload|list|info|download|delete ...   the Files API
+  rxclaude run PROMPTS.jsonl -o RESULTS.jsonl   many requests under one rate-limit budget (resumes)
+  rxclaude batch submit|status|results|list|cancel|delete ...   the Message Batches API
 
 `rxclaude COMMAND --help` tells more."""
 
@@ -187,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_prompt(_checked(_record_parser(), args[1:])))
         if args and args[0] == "replay":
             return asyncio.run(_replay(_replay_parser().parse_args(args[1:])))
+        if args and args[0] in ("run", "batch"):
+            from rxclaude.cli import batch, run
+
+            return (run.main if args[0] == "run" else batch.main)(args[1:])
         if args and args[0] == "files":
             try:
                 from rxclaude.cli.files import main as files_main

@@ -18,11 +18,13 @@ Streams without a server (benchmarks)::
 """
 
 from rxclaude.testing.aws import MockAWSServer
+from rxclaude.testing.batches import MockBatches, MockClock
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
 from rxclaude.testing.failures import FAILURES, fail_at, first_content_frame
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
 from rxclaude.testing.foundry import MockFoundryServer
 from rxclaude.testing.google_cloud import MockGoogleCloudServer
+from rxclaude.testing.limits import MockLimits
 from rxclaude.testing.mantle import MockMantleServer
 from rxclaude.testing.platform import PlatformMockServer
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
@@ -58,9 +60,12 @@ __all__ = [
     "THINKING_DROPPED",
     "FrameEncoder",
     "Faults",
+    "MockBatches",
     "MockAWSServer",
     "MockBedrockServer",
+    "MockClock",
     "MockFiles",
+    "MockLimits",
     "MockFoundryServer",
     "MockGoogleCloudServer",
     "MockMantleServer",

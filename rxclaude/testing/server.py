@@ -28,7 +28,9 @@ import orjson
 from aiohttp import web
 
 from rxclaude.core.versions import API_VERSIONS, request_problem
+from rxclaude.testing.batches import MockBatches, MockClock
 from rxclaude.testing.files import MockFiles
+from rxclaude.testing.limits import MockLimits
 from rxclaude.testing.recorded import RecordedRequest
 from rxclaude.testing.refusals import refusal_for
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
@@ -120,6 +122,8 @@ class MockServer:
         client_max_size: int = 32 * 1024 * 1024,
         seed: int | None = None,
         check_models: bool = True,
+        limits: MockLimits | None = None,
+        clock: MockClock | None = None,
     ) -> None:
         if isinstance(require_key, str):
             api_key, require_key = require_key, True
@@ -152,6 +156,12 @@ class MockServer:
         self.turns = TurnChecker()
         """The API's checks on assistant turns (prefill, thinking signatures); see :mod:`rxclaude.testing.turns`."""
         self.files = MockFiles(self, rng=self._rng)
+        self.limits = limits
+        """Rate limits enforced on ``/v1/messages`` (:class:`~rxclaude.testing.MockLimits`), or ``None``."""
+        self.batches = MockBatches(
+            self, clock=clock, rng=self._rng, check=lambda body: _validate(body, ("model", "max_tokens", "messages"))
+        )
+        """The Message Batches store (on ``clock``, a :class:`~rxclaude.testing.MockClock`)."""
         """The Files API store; its ``/v1/files`` routes are added on :meth:`start` (yours win)."""
         for plugin in plugins:
             plugin(self)
@@ -171,6 +181,7 @@ class MockServer:
             raise RuntimeError("MockServer already started")
         self._closing = False
         self.files.install()
+        self.batches.install()
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -371,7 +382,9 @@ class MockServer:
         """Headers the real API sends on every Messages response: ``request-id``,
         ``anthropic-organization-id`` and ``anthropic-ratelimit-*``; ``extra`` overrides."""
         h: dict[str, str] = {"request-id": record.request_id, "anthropic-organization-id": self._org_id}
-        if self.rate_limit_headers:
+        if self.limits is not None:
+            h.update(self.limits.headers_for(record.json))
+        elif self.rate_limit_headers:
             now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
             soon = (now + _dt.timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
             later = (now + _dt.timedelta(seconds=60)).isoformat().replace("+00:00", "Z")
@@ -473,6 +486,8 @@ class MockServer:
                 msg = str(err.get("message", ""))
                 return self.error_response(record, ERROR_STATUS.get(etype, 500), etype, msg, reply.headers)
         message = accumulate(events)
+        if self.limits is not None:
+            self.limits.on_message(record.request_id, message)
         hdrs = self.response_headers(record, reply.headers)
         hdrs["content-type"] = "application/json"
         return web.Response(status=200, body=orjson.dumps(message), headers=hdrs)
@@ -510,7 +525,9 @@ class MockServer:
         self._notify()
         try:
             await resp.prepare(request)
-            await _Pump(resp, request, record, faults, encoder).run(frames)
+            pump = _Pump(resp, request, record, faults, encoder)
+            pump.watch = self.limits.on_frame if self.limits is not None else None
+            await pump.run(frames)
             await resp.write_eof()
             record.completed = True
         except _ResetDone:
@@ -641,7 +658,15 @@ class MockServer:
         refused = self.turns.check(record.json)
         if refused is not None:
             return self.error_response(record, *refused)
-        return await self.serve_reply(request, self.next_reply(), stream=record.json.get("stream") is True)
+        if self.limits is None:
+            return await self.serve_reply(request, self.next_reply(), stream=record.json.get("stream") is True)
+        _, headers, refusal = self.limits.admit(record.request_id, record.json)
+        if refusal is not None:
+            return self.error_response(record, 429, "rate_limit_error", refusal, headers.items())
+        try:
+            return await self.serve_reply(request, self.next_reply(), stream=record.json.get("stream") is True)
+        finally:
+            self.limits.settle(record.request_id)
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
         record = self.record_for(request)
@@ -723,6 +748,7 @@ class _Pump:
         self.last_ping = self.loop.time()
         self.chunk = 1 if faults.drip else faults.chunk_size
         self.pending = bytearray()  # re-chunked bytes not yet written (``chunk_size``)
+        self.watch: Callable[[str, bytes], None] | None = None  # sees each frame (rate limits)
 
     async def run(self, frames: list[bytes]) -> None:
         f = self.faults
@@ -741,6 +767,8 @@ class _Pump:
                     await self._flush()
                     due = max(due, self.loop.time() - 0.05) + gap
                     await self._wait_until(due)
+            if self.watch is not None:  # before the write: the client never sees it first
+                self.watch(self.record.request_id, frame)
             await self._send(frame)
             self.record.events_sent += 1
         await self._flush()
