@@ -29,6 +29,7 @@ from rxclaude.core.errors import (
     ContentError,
     CorruptMediaError,
     EncryptedPDFError,
+    EventLogError,
     EventOrderError,
     EventStreamError,
     FirstByteTimeoutError,
@@ -44,14 +45,18 @@ from rxclaude.core.errors import (
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
+    RelayError,
     RequestTimeoutError,
     RequestTooLargeError,
     RxClaudeError,
     ServerError,
     ServiceUnavailableError,
     StreamCancelledError,
+    StreamConflictError,
     StreamFormatError,
+    StreamIdError,
     StreamStalledError,
+    TokenError,
     ToolInputError,
     TooManyImagesError,
     TotalTimeoutError,
@@ -70,7 +75,7 @@ from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
 from rxclaude.operators.buffered import BufferStats
-from rxclaude.relay import Relay
+from rxclaude.relay import EventLog, MemoryLog, Publication, Relay, RelayNode, make_token, publish
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
 from rxclaude.transport.base import Response, Timeouts
@@ -97,6 +102,8 @@ __all__ = [
     "Delta",
     "EncryptedPDFError",
     "Event",
+    "EventLog",
+    "EventLogError",
     "EventOrderError",
     "EventStreamError",
     "FileDeleted",
@@ -112,6 +119,7 @@ __all__ = [
     "InternalServerError",
     "MalformedEventError",
     "MediaTooLargeError",
+    "MemoryLog",
     "Message",
     "MessageAccumulator",
     "MessageSnapshot",
@@ -121,8 +129,11 @@ __all__ = [
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
+    "Publication",
     "RateLimitError",
     "Relay",
+    "RelayError",
+    "RelayNode",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Response",
@@ -132,9 +143,12 @@ __all__ = [
     "ServiceUnavailableError",
     "SinkHandle",
     "StreamCancelledError",
+    "StreamConflictError",
     "StreamFormatError",
+    "StreamIdError",
     "StreamStalledError",
     "Timeouts",
+    "TokenError",
     "TooManyImagesError",
     "ToolInput",
     "ToolInputError",
@@ -151,8 +165,10 @@ __all__ = [
     "client_for",
     "error_class_for",
     "error_from_body",
+    "make_token",
     "operators",
     "parse_frame",
+    "publish",
     "replay",
     "sinks",
 ]

@@ -5,6 +5,8 @@
     rxclaude record "Hi" -o run.jsonl  # stream live and record the raw frames with their timing
     rxclaude replay run.jsonl --speed 2   # re-run a recording (or any .sse file) offline
     rxclaude files upload|list|download|delete ...
+    rxclaude publish --redis URL --id ID "Hi"   # publish a reply to Redis; relay nodes serve it
+    rxclaude relay --redis URL | relay token --id ID | relay demo   (see rxclaude.cli.relay)
 
 Ctrl-C cancels the request (the connection is closed at once); errors print one line and exit
 non-zero. The API key comes from ``ANTHROPIC_API_KEY`` and is never printed.
@@ -33,7 +35,7 @@ __all__ = ["main"]
 _T = TypeVar("_T")
 
 DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", "claude-sonnet-4-5")
-SUBCOMMANDS = ("demo", "record", "replay", "files")
+SUBCOMMANDS = ("demo", "record", "replay", "files", "publish", "relay")
 
 
 def _prompt_parser() -> argparse.ArgumentParser:
@@ -99,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_prompt(_record_parser().parse_args(args[1:])))
         if args and args[0] == "replay":
             return asyncio.run(_replay(_replay_parser().parse_args(args[1:])))
+        if args and args[0] in ("publish", "relay"):  # streams shared across machines: cli/relay.py
+            from rxclaude.cli.relay import publish_main, relay_main
+
+            if args[0] == "relay":
+                return relay_main(args[1:])
+            return publish_main(args[1:], _prompt_parser(), _client, _message_content)
         if args and args[0] == "files":
             try:
                 from rxclaude.cli.files import main as files_main
