@@ -5,7 +5,8 @@
   producer --redis URL --upstream URL --id ID --out F    ``publish()`` of one upstream stream
   viewers  --url URL [--url URL ...] --count N --sample K --out F   N raw-socket viewers
 
-Each prints one line when ready (its URL, or ``ready``), waits for ``go`` on stdin where it has
+Relays send a ``: keep-alive`` every 0.2 s while idle (aiohttp sends the response head with
+the first body bytes, so this is how a viewer knows it is connected). Each prints one line when ready (its URL, or ``ready``), waits for ``go`` on stdin where it has
 something to start, prints ``done`` when finished and exits when stdin closes. Times are
 ``time.monotonic()`` (one clock for every process on the machine).
 """
@@ -62,7 +63,7 @@ async def memory(ns: argparse.Namespace) -> None:
     async with Client(api_key=KEY, base_url=ns.upstream, max_retries=0) as client:
         stream = client.messages.stream(**PARAMS)
         stamps = _stamps(stream)
-        relay = Relay(stream.frames, keepalive=None, client_queue=100_000, max_clients=100_000)
+        relay = Relay(stream.frames, keepalive=0.2, client_queue=100_000, max_clients=100_000)
         async with relay.serve() as url:
             print(url + "/events", flush=True)
             assert await _line() == "go"
@@ -76,7 +77,7 @@ async def memory(ns: argparse.Namespace) -> None:
 async def node(ns: argparse.Namespace) -> None:
     async with RedisLog(ns.redis) as log:
         relay = RelayNode(
-            log, auth=False, keepalive=None, client_queue=100_000, max_clients=100_000, max_clients_per_stream=100_000
+            log, auth=False, read_interval=ns.read_interval, keepalive=0.2, client_queue=100_000, max_clients=100_000, max_clients_per_stream=100_000
         )
         async with relay.serve() as url:
             print(url, flush=True)
@@ -102,7 +103,7 @@ async def _viewer(url: str, sampled: bool, ready: list[int]) -> tuple[int, list[
     host, _, rest = url.removeprefix("http://").partition(":")
     port, _, path = rest.partition("/")
     reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 20)
-    writer.write(f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    writer.write(f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"viewer got {head[:40]!r}")
@@ -114,11 +115,11 @@ async def _viewer(url: str, sampled: bool, ready: list[int]) -> tuple[int, list[
         now = time.monotonic()
         both = tail + piece
         events += both.count(b"\nid: ") - tail.count(b"\nid: ")
-        tail = piece[-8:]
         if sampled and (last := _last_id(both)) is not None:
             arrivals.append((last, now))
-        if piece.endswith(b"\r\n0\r\n\r\n"):  # the chunked body's end
+        if both.endswith(b"\r\n0\r\n\r\n"):  # the chunked body's end
             break
+        tail = both[-8:]
     writer.close()
     return events, arrivals
 
@@ -150,6 +151,7 @@ def main() -> None:
     p.add_argument("--url", action="append", default=[])
     p.add_argument("--count", type=int, default=500)
     p.add_argument("--sample", type=int, default=10)
+    p.add_argument("--read-interval", type=float, default=0.005)
     ns = p.parse_args()
     asyncio.run({"memory": memory, "node": node, "producer": producer, "viewers": viewers}[ns.role](ns))
 

@@ -140,7 +140,9 @@ def run_memory(upstream: str, ns: argparse.Namespace, tmp: Path) -> dict[str, An
 
 def run_redis(upstream: str, ns: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     with RedisServer() as server:
-        nodes = [Proc(*ROLES, "node", "--redis", server.url) for _ in range(2)]
+        nodes = [
+            Proc(*ROLES, "node", "--redis", server.url, "--read-interval", str(ns.read_interval)) for _ in range(2)
+        ]
         urls = [n.line() + "/streams/bench/events" for n in nodes]
         producer = Proc(
             *ROLES,
@@ -222,6 +224,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=2000.0, help="upstream deltas per second")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--sample", type=int, default=10, help="measure the delay on every Nth viewer")
+    p.add_argument("--read-interval", type=float, default=0.005, help="RelayNode(read_interval=...)")
     ns = p.parse_args()
     server = Proc(
         sys.executable, str(HERE / "_server.py"), "--deltas", str(ns.deltas), "--tokens-per-second", str(ns.rate)

@@ -4,8 +4,9 @@ Per stream id two keys (hash-tagged, so a cluster keeps them on one node):
 ``<prefix>{<id>}:events`` a Redis Stream and ``<prefix>{<id>}:alive`` the producer's heartbeat.
 Event ``n`` is the entry ``0-n`` with one field ``f`` (the encoded SSE event, ``id: n``
 included), added with ``XADD ... MAXLEN = max_events 0-n`` so ids stay ``1..n`` and an id can be
-written once only; the final marker is an entry with the field ``x``. Every write sets ``EXPIRE
-retention`` on the stream; the final one deletes the heartbeat. A batch of events is one
+written once only; the final marker is an entry with the field ``x``. The first write, every
+heartbeat and the final write set ``EXPIRE retention`` on the stream; the final one deletes the
+heartbeat. A batch of events is one
 pipelined round trip; a node reads with one ``XREAD COUNT limit BLOCK ms`` per round. Abandoning
 a stream (its heartbeat expired) is one Lua script, so the check and both writes are atomic.
 Nothing else is stored: no request, header or key.
@@ -130,7 +131,8 @@ class RedisLog:
             n += 1
         if end:
             pipe.xadd(events, {b"x": b"1"}, id=f"0-{n}", maxlen=self._max_events, approximate=False)
-        pipe.expire(events, self._retention)
+        if first_id == 1 or end:  # heartbeats refresh it in between
+            pipe.expire(events, self._retention)
         if end:
             pipe.delete(alive)  # the producer is done: no heartbeat to check
         self.commands += len(pipe)
@@ -150,11 +152,14 @@ class RedisLog:
                 raise self._failed(result, "appending events")
 
     async def heartbeat(self, stream_id: str, ttl: float) -> None:
-        """``SET <alive> 1 PX ttl`` (see :meth:`EventLog.heartbeat`)."""
-        _, alive = self.keys(stream_id)
-        self.commands += 1
+        """``SET <alive> 1 PX ttl`` and ``EXPIRE <events> retention``, one round trip (:meth:`EventLog.heartbeat`)."""
+        events, alive = self.keys(stream_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(alive, b"1", px=max(1, int(ttl * 1000)))
+        pipe.expire(events, self._retention)
+        self.commands += 2
         try:
-            await self._redis.set(alive, b"1", px=max(1, int(ttl * 1000)))
+            await pipe.execute()
         except _FAILURES as e:
             raise self._failed(e, "refreshing the heartbeat") from None
 
