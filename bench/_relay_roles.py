@@ -77,7 +77,13 @@ async def memory(ns: argparse.Namespace) -> None:
 async def node(ns: argparse.Namespace) -> None:
     async with RedisLog(ns.redis) as log:
         relay = RelayNode(
-            log, auth=False, read_interval=ns.read_interval, keepalive=0.2, client_queue=100_000, max_clients=100_000, max_clients_per_stream=100_000
+            log,
+            auth=False,
+            read_interval=ns.read_interval,
+            keepalive=0.2,
+            client_queue=100_000,
+            max_clients=100_000,
+            max_clients_per_stream=100_000,
         )
         async with relay.serve() as url:
             print(url, flush=True)
@@ -103,7 +109,9 @@ async def _viewer(url: str, sampled: bool, ready: list[int]) -> tuple[int, list[
     host, _, rest = url.removeprefix("http://").partition(":")
     port, _, path = rest.partition("/")
     reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 20)
-    writer.write(f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".encode())
+    writer.write(
+        f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"viewer got {head[:40]!r}")

@@ -6,9 +6,9 @@ Event ``n`` is the entry ``0-n`` with one field ``f`` (the encoded SSE event, ``
 included), added with ``XADD ... MAXLEN = max_events 0-n`` so ids stay ``1..n`` and an id can be
 written once only; the final marker is an entry with the field ``x``. The first write, every
 heartbeat and the final write set ``EXPIRE retention`` on the stream; the final one deletes the
-heartbeat. A batch of events is one
-pipelined round trip; a node reads with one ``XREAD COUNT limit BLOCK ms`` per round. Abandoning
-a stream (its heartbeat expired) is one Lua script, so the check and both writes are atomic.
+heartbeat. A batch of events is one pipelined round trip; a node reads with one ``XREAD COUNT
+limit BLOCK ms`` per round. Abandoning a stream (its heartbeat expired) is one Lua script, so the
+check and both writes are atomic.
 Nothing else is stored: no request, header or key.
 
 Example::
