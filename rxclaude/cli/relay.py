@@ -14,15 +14,18 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxclaude.client import Client
 from rxclaude.core.errors import RxClaudeError
 
+if TYPE_CHECKING:
+    from rxclaude.relay.redis_log import RedisLog
+
 __all__ = ["publish_main", "relay_main"]
 
 
-def _log(url: str, ns: argparse.Namespace) -> Any:
+def _log(url: str, ns: argparse.Namespace) -> RedisLog:
     from rxclaude.relay.redis_log import RedisLog
 
     return RedisLog(url, prefix=ns.prefix, max_events=ns.max_events, retention=ns.retention)
@@ -65,7 +68,11 @@ def publish_main(
     ``client_for`` and ``content_for`` make the client and the user turn as the main command does.
     """
     ns = _publish_parser(prompt_parser).parse_args(list(argv))
-    return asyncio.run(_publish(ns, client_for, content_for))
+    try:
+        return asyncio.run(_publish(ns, client_for, content_for))
+    except ImportError as e:  # no [redis] extra
+        print(f"rxclaude: {e}", file=sys.stderr)
+        return 1
 
 
 async def _publish(ns: argparse.Namespace, client_for: ClientFor, content_for: ContentFor) -> int:
@@ -168,7 +175,7 @@ def relay_main(argv: Sequence[str]) -> int:
 
             return demo_main(args[1:])
         return asyncio.run(_serve(_relay_parser().parse_args(args)))
-    except (RxClaudeError, ValueError) as e:
+    except (RxClaudeError, ValueError, ImportError) as e:
         print(f"rxclaude: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
 

@@ -22,8 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
+try:
+    import redis.asyncio as aioredis
+    from redis import exceptions as redis_errors
+except ImportError as e:  # pragma: no cover - depends on the install
+    raise ImportError("RedisLog needs the redis package: pip install 'rxclaude[redis]'") from e
 
 from rxclaude.core.errors import EventLogError, StreamConflictError
 
