@@ -270,3 +270,15 @@ async def test_cli_relay_token_prints_a_token_for_the_stream() -> None:
     )
     _, err = await within(bad.communicate())
     assert bad.returncode == 1 and b"TokenError" in err and b"RXCLAUDE_RELAY_SECRET" in err
+
+
+async def test_the_readme_two_node_demo_runs_offline() -> None:
+    need_redis_server()
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "relay", "demo", "--tokens-per-second", "400", stdout=asyncio.subprocess.PIPE, env=ENV
+    )
+    out, _ = await within(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "[switching to node B, Last-Event-ID: " in text
+    assert "no gap, no duplicate, byte-identical to the log" in text
