@@ -11,7 +11,15 @@ Example::
 
 from rxclaude import operators, sinks
 from rxclaude.client import Client, Messages
-from rxclaude.cloud import BedrockClient, VertexClient, client_for
+from rxclaude.cloud import (
+    AnthropicAWSClient,
+    BedrockClient,
+    BedrockMantleClient,
+    FoundryClient,
+    GoogleCloudClient,
+    VertexClient,
+    client_for,
+)
 from rxclaude.core.accumulate import MessageAccumulator, MessageSnapshot
 from rxclaude.core.blocks import ContentBlock
 from rxclaude.core.citations import Citation
@@ -40,6 +48,7 @@ from rxclaude.core.errors import (
     InternalServerError,
     MalformedEventError,
     MediaTooLargeError,
+    ModelIdError,
     ModelStreamError,
     NotFoundError,
     OverloadedError,
@@ -74,7 +83,7 @@ from rxclaude.core.message import Message, ToolInput, Usage
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
-from rxclaude.operators.buffered import BufferStats
+from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import EventLog, MemoryLog, Publication, Relay, RelayNode, make_token, publish
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
@@ -84,9 +93,11 @@ from rxclaude.version import __version__
 
 __all__ = [
     "APIError",
+    "AnthropicAWSClient",
     "AuthenticationError",
     "BadRequestError",
     "BedrockClient",
+    "BedrockMantleClient",
     "BillingError",
     "BufferOverflowError",
     "BufferStats",
@@ -111,9 +122,11 @@ __all__ = [
     "FilePage",
     "Files",
     "FirstByteTimeoutError",
+    "FoundryClient",
     "Frame",
     "FrameTooLargeError",
     "GatewayTimeoutError",
+    "GoogleCloudClient",
     "ImageDimensionsError",
     "IncompleteStreamError",
     "InternalServerError",
@@ -125,6 +138,7 @@ __all__ = [
     "MessageSnapshot",
     "MessageStream",
     "Messages",
+    "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
     "OverloadedError",

@@ -19,6 +19,7 @@ from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import DEFAULT_VERSION, AnthropicProvider
 from rxclaude.transport.providers.base import Provider
+from rxclaude.transport.providers.platform import PlatformProvider
 
 __all__ = ["Client", "Messages"]
 
@@ -120,7 +121,10 @@ class Client:
     def _frames(self, params: Mapping[str, Any], *, on_response: Any = None) -> Observable[Frame]:
         """The request's cold frames; its body is encoded (and validated) once, here."""
         betas = self.betas
-        if FILES_BETA not in betas and self.provider.name == "anthropic" and references_files(params):
+        serves_files = self.provider.name == "anthropic" or (
+            isinstance(self.provider, PlatformProvider) and self.provider.files_api
+        )
+        if FILES_BETA not in betas and serves_files and references_files(params):
             betas = (*betas, FILES_BETA)  # file sources need the Files API beta
         body = self.provider.encode(params, betas)
         if self.validate:

@@ -1,4 +1,4 @@
-"""Claude on Amazon Bedrock and Google Vertex AI, behind the same ``Client`` and Observables.
+"""Claude on every cloud platform that serves it, behind the same ``Client`` and Observables.
 
 Strategy: a cloud client *is* a :class:`~rxclaude.Client` whose provider is a
 :class:`~rxclaude.transport.providers.bedrock.BedrockProvider` or a
@@ -13,6 +13,17 @@ validation uses the platform's request cap (Bedrock 20 MB, Vertex 30 MB, api-ref
 botocore and google-auth stay optional: they are imported only when a request is signed or a
 token refreshed (``pip install 'rxclaude[bedrock]'`` / ``'rxclaude[vertex]'``).
 
+The platforms that serve the first-party Messages API under their own auth -- Microsoft Foundry
+(:class:`FoundryClient`), Amazon Bedrock's Messages endpoint (:class:`BedrockMantleClient`),
+Claude Platform on AWS (:class:`AnthropicAWSClient`) and Google Cloud, Anthropic-managed
+(:class:`GoogleCloudClient`) -- have providers built on
+:class:`~rxclaude.transport.providers.platform.PlatformProvider`: first-party body, paths and
+SSE, the platform's base URL, authentication (API-key headers, Entra ID or Google bearer
+tokens, SigV4 over the exact bytes sent), model naming, Files API where the platform has it,
+and its gateway's errors mapped to the same typed classes. azure-identity
+(``rxclaude[foundry]``), botocore (``rxclaude[bedrock]``) and google-auth
+(``rxclaude[google-cloud]``) are imported on first use only.
+
 Example::
 
     async with BedrockClient("us-east-1") as client:          # botocore's credential chain
@@ -26,22 +37,36 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
 
 from rxclaude.client import Client
 from rxclaude.transport.base import Timeouts
+from rxclaude.transport.providers.aws import AnthropicAWSProvider
 from rxclaude.transport.providers.bedrock import BEDROCK_ANTHROPIC_VERSION, BedrockProvider
+from rxclaude.transport.providers.foundry import FOUNDRY_SCOPE, FoundryProvider, TokenProvider
+from rxclaude.transport.providers.google_cloud import GoogleCloudProvider
+from rxclaude.transport.providers.mantle import BedrockMantleProvider
 from rxclaude.transport.providers.vertex import VERTEX_ANTHROPIC_VERSION, VertexProvider
 
 if TYPE_CHECKING:  # typing_extensions is only needed by the type checker (Python 3.11)
     from typing_extensions import Unpack
 
-__all__ = ["PROVIDERS", "BedrockClient", "ClientOptions", "VertexClient", "client_for"]
+__all__ = [
+    "PROVIDERS",
+    "AnthropicAWSClient",
+    "BedrockClient",
+    "BedrockMantleClient",
+    "ClientOptions",
+    "FoundryClient",
+    "GoogleCloudClient",
+    "VertexClient",
+    "client_for",
+]
 
-PROVIDERS: tuple[str, ...] = ("anthropic", "bedrock", "vertex")
+PROVIDERS: tuple[str, ...] = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle", "aws", "google-cloud")
 """The names :func:`client_for` accepts (e.g. ``argparse`` ``choices=PROVIDERS``)."""
 
 
@@ -73,6 +98,9 @@ def _check_options(owner: str, options: Mapping[str, Any]) -> None:
 
 class BedrockClient(Client):
     """A :class:`~rxclaude.Client` for Claude on Amazon Bedrock (``invoke-with-response-stream``).
+
+    This is the eventstream endpoint the docs now call "legacy"; Bedrock's Messages endpoint
+    (first-party body and SSE) is :class:`BedrockMantleClient`.
 
     Args:
         region: AWS region; else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's
@@ -223,6 +251,259 @@ class VertexClient(Client):
         )
 
 
+class FoundryClient(Client):
+    """A :class:`~rxclaude.Client` for Claude in Microsoft Foundry.
+
+    Args:
+        resource: the Foundry resource (``ANTHROPIC_FOUNDRY_RESOURCE``).
+        api_key: the resource key (``ANTHROPIC_FOUNDRY_API_KEY``), sent as ``x-api-key`` and ``api-key``.
+        token_provider: a callable returning an Entra ID token (sync or async), per request.
+        credential: an azure-identity credential; without key or token source,
+            ``DefaultAzureCredential`` (``pip install 'rxclaude[foundry]'``).
+        base_url: replaces ``https://{resource}.services.ai.azure.com/anthropic``
+            (``ANTHROPIC_FOUNDRY_BASE_URL``).
+        **options: :class:`ClientOptions` (``betas``, ``max_retries``, ``timeouts``...).
+
+    ``model`` is the deployment name (by default the model id).
+
+    Example:
+        >>> FoundryClient(resource="my-resource", api_key="k")
+        FoundryClient(base_url='https://my-resource.services.ai.azure.com/anthropic', auth='api_key')
+    """
+
+    provider: FoundryProvider
+
+    def __init__(
+        self,
+        *,
+        resource: str | None = None,
+        api_key: str | None = None,
+        token_provider: TokenProvider | None = None,
+        credential: Any = None,
+        base_url: str | None = None,
+        scope: str = FOUNDRY_SCOPE,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        _check_options(type(self).__name__, options)
+        provider = FoundryProvider(
+            resource=resource,
+            api_key=api_key,
+            token_provider=token_provider,
+            credential=credential,
+            base_url=base_url,
+            scope=scope,
+        )
+        super().__init__(provider=provider, **options)
+        self.provider = provider
+
+    @property
+    def base_url(self) -> str:
+        """The resource's ``/anthropic`` base."""
+        return self.provider.base_url
+
+    @property
+    def auth(self) -> str:
+        """How requests authenticate (see :attr:`FoundryProvider.auth`)."""
+        return self.provider.auth
+
+    def __repr__(self) -> str:
+        return f"FoundryClient(base_url={self.base_url!r}, auth={self.auth!r})"
+
+
+class BedrockMantleClient(Client):
+    """A :class:`~rxclaude.Client` for Amazon Bedrock's Messages endpoint (``bedrock-mantle``).
+
+    Args:
+        region: AWS region (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+        access_key, secret_key, session_token, profile: SigV4 credentials (service
+            ``bedrock-mantle``); else botocore's chain (``pip install 'rxclaude[bedrock]'``).
+        api_key: a Bedrock API key (bearer); default ``AWS_BEARER_TOKEN_BEDROCK`` or
+            ``ANTHROPIC_AWS_API_KEY`` when no keys or profile are given.
+        base_url: replaces ``https://bedrock-mantle.{region}.api.aws/anthropic``
+            (``ANTHROPIC_BEDROCK_MANTLE_BASE_URL``).
+        **options: :class:`ClientOptions`.
+
+    Model ids are Bedrock's (``anthropic.claude-opus-4-7``, ``us.anthropic.…``); the Files API
+    is not served here (:class:`~rxclaude.UnsupportedFeatureError`).  The eventstream endpoint
+    (``invoke-with-response-stream``) stays :class:`~rxclaude.BedrockClient`.
+
+    Example:
+        >>> BedrockMantleClient("us-east-1", api_key="k")
+        BedrockMantleClient(region='us-east-1', auth='bearer', base_url='https://bedrock-mantle.us-east-1.api.aws/anthropic')
+    """
+
+    provider: BedrockMantleProvider
+
+    def __init__(
+        self,
+        region: str | None = None,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        profile: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        _check_options(type(self).__name__, options)
+        provider = BedrockMantleProvider(
+            region,
+            access_key=access_key,
+            secret_key=secret_key,
+            session_token=session_token,
+            profile=profile,
+            api_key=api_key,
+            base_url=base_url,
+        )
+        super().__init__(provider=provider, **options)
+        self.provider = provider
+
+    @property
+    def region(self) -> str | None:
+        """The AWS region requests are signed for."""
+        return self.provider.region
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint's ``/anthropic`` base."""
+        return self.provider.base_url
+
+    @property
+    def auth(self) -> str:
+        """``"sigv4"`` or ``"bearer"``."""
+        return self.provider.auth
+
+    def __repr__(self) -> str:
+        return f"BedrockMantleClient(region={self.region!r}, auth={self.auth!r}, base_url={self.base_url!r})"
+
+
+class AnthropicAWSClient(Client):
+    """A :class:`~rxclaude.Client` for Claude Platform on AWS.
+
+    Args:
+        region: AWS region (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+        workspace_id: the workspace (``ANTHROPIC_AWS_WORKSPACE_ID``), sent as
+            ``anthropic-workspace-id``.
+        access_key, secret_key, session_token, profile: SigV4 credentials (service
+            ``aws-external-anthropic``); else botocore's chain.
+        api_key: a workspace API key (bearer); default ``ANTHROPIC_AWS_API_KEY`` when no keys
+            or profile are given.
+        base_url: replaces ``https://aws-external-anthropic.{region}.api.aws``
+            (``ANTHROPIC_AWS_BASE_URL``).
+        **options: :class:`ClientOptions`.
+
+    Example:
+        >>> AnthropicAWSClient("us-west-2", workspace_id="wrkspc_1", api_key="k")
+        AnthropicAWSClient(region='us-west-2', workspace_id='wrkspc_1', auth='bearer', base_url='https://aws-external-anthropic.us-west-2.api.aws')
+    """
+
+    provider: AnthropicAWSProvider
+
+    def __init__(
+        self,
+        region: str | None = None,
+        *,
+        workspace_id: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        profile: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        _check_options(type(self).__name__, options)
+        provider = AnthropicAWSProvider(
+            region,
+            workspace_id=workspace_id,
+            access_key=access_key,
+            secret_key=secret_key,
+            session_token=session_token,
+            profile=profile,
+            api_key=api_key,
+            base_url=base_url,
+        )
+        super().__init__(provider=provider, **options)
+        self.provider = provider
+
+    @property
+    def region(self) -> str | None:
+        """The AWS region requests are signed for."""
+        return self.provider.region
+
+    @property
+    def base_url(self) -> str:
+        """The regional endpoint."""
+        return self.provider.base_url
+
+    @property
+    def auth(self) -> str:
+        """``"sigv4"`` or ``"bearer"``."""
+        return self.provider.auth
+
+    def __repr__(self) -> str:
+        return (
+            f"AnthropicAWSClient(region={self.region!r}, workspace_id={self.provider.workspace_id!r}, "
+            f"auth={self.auth!r}, base_url={self.base_url!r})"
+        )
+
+
+class GoogleCloudClient(Client):
+    """A :class:`~rxclaude.Client` for Claude on Google Cloud (Anthropic-managed).
+
+    Args:
+        project: the project (``ANTHROPIC_GOOGLE_CLOUD_PROJECT``, ``GOOGLE_CLOUD_PROJECT``, or ADC's).
+        location: the location (``ANTHROPIC_GOOGLE_CLOUD_LOCATION``, default ``global``).
+        workspace_id: the workspace (``ANTHROPIC_GOOGLE_CLOUD_WORKSPACE_ID``).
+        access_token, token_provider, credentials: the token source; default Application
+            Default Credentials, refreshed off the event loop (``pip install 'rxclaude[google-cloud]'``).
+        base_url: replaces the derived ``https://claude.googleapis.com/...`` base
+            (``ANTHROPIC_GOOGLE_CLOUD_BASE_URL``).
+        **options: :class:`ClientOptions`.
+
+    Example:
+        >>> GoogleCloudClient("my-project", workspace_id="wrkspc_1", access_token="t").provider.base_url
+        'https://claude.googleapis.com/v1/projects/my-project/locations/global/workspaces/wrkspc_1/invoke'
+    """
+
+    provider: GoogleCloudProvider
+
+    def __init__(
+        self,
+        project: str | None = None,
+        location: str | None = None,
+        *,
+        workspace_id: str | None = None,
+        access_token: str | None = None,
+        token_provider: Callable[[], str | Awaitable[str]] | None = None,
+        credentials: Any = None,
+        base_url: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        _check_options(type(self).__name__, options)
+        provider = GoogleCloudProvider(
+            project,
+            location,
+            workspace_id=workspace_id,
+            access_token=access_token,
+            token_provider=token_provider,
+            credentials=credentials,
+            base_url=base_url,
+        )
+        super().__init__(provider=provider, **options)
+        self.provider = provider
+
+    @property
+    def auth(self) -> str:
+        """``"access_token"``, ``"token_provider"``, ``"credentials"`` or ``"default"``."""
+        return self.provider.auth
+
+    def __repr__(self) -> str:
+        p = self.provider
+        return f"GoogleCloudClient(project={p.project!r}, location={p.location!r}, auth={self.auth!r})"
+
+
 def client_for(
     provider: str,
     *,
@@ -234,9 +515,11 @@ def client_for(
     """A client for a provider named by a string (for a CLI ``--provider`` flag).
 
     Args:
-        provider: ``"anthropic"``, ``"bedrock"`` or ``"vertex"`` (case-insensitive).
-        region: Bedrock's AWS region or Vertex's location; not for ``"anthropic"``.
-        project_id: Vertex's Google Cloud project; only for ``"vertex"``.
+        provider: one of :data:`PROVIDERS` (case-insensitive): ``"anthropic"``, ``"bedrock"``,
+            ``"vertex"``, ``"foundry"``, ``"bedrock-mantle"``, ``"aws"``, ``"google-cloud"``.
+        region: the AWS region, or Vertex's / Google Cloud's location; not for
+            ``"anthropic"`` and ``"foundry"``.
+        project_id: the Google Cloud project; only for ``"vertex"`` and ``"google-cloud"``.
         base_url: the endpoint override of any provider.
         **options: any other keyword of the chosen class: :class:`~rxclaude.Client`
             (``api_key``, ``betas``, ``max_retries``, ``timeouts``...), :class:`BedrockClient`
@@ -261,6 +544,17 @@ def client_for(
     if name == "bedrock":
         _not_for(name, project_id=project_id)
         return BedrockClient(region, base_url=base_url, **options)
+    if name == "foundry":
+        _not_for(name, region=region, project_id=project_id)
+        return FoundryClient(base_url=base_url, **options)
+    if name == "bedrock-mantle":
+        _not_for(name, project_id=project_id)
+        return BedrockMantleClient(region, base_url=base_url, **options)
+    if name == "aws":
+        _not_for(name, project_id=project_id)
+        return AnthropicAWSClient(region, base_url=base_url, **options)
+    if name == "google-cloud":
+        return GoogleCloudClient(project_id, region, base_url=base_url, **options)
     return VertexClient(project_id, region, base_url=base_url, **options)
 
 

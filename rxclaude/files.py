@@ -32,12 +32,14 @@ import asyncio
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import io
 import mimetypes
 import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +67,9 @@ from rxclaude.core.errors import (
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.transport.base import Timeouts
 from rxclaude.transport.http import Transport
-from rxclaude.transport.providers.anthropic import AnthropicProvider, api_error_from_http
+from rxclaude.transport.providers.anthropic import AnthropicProvider
 from rxclaude.transport.providers.base import Provider
+from rxclaude.transport.providers.platform import PlatformProvider
 
 __all__ = [
     "FILES_BETA",
@@ -315,6 +318,40 @@ class _ProgressBytes(io.BytesIO):
         return data
 
 
+_Upload = aiohttp.FormData | aiohttp.MultipartWriter
+_Body = Callable[[_Progress, str | None], tuple[_Upload, Callable[[], None]]]
+"""Builds an upload body (a fresh stream each call); with a boundary, a fixed-boundary multipart."""
+
+
+class _HashSink:
+    """Where a multipart body is written once to learn its SHA-256 (for SigV4), streamed, not kept."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self._hash.update(chunk)
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        self._hash.update(chunk)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+async def _upload_sha256(body: _Body, boundary: str) -> str:
+    """The SHA-256 of the multipart bytes ``body(…, boundary)`` sends, read through once."""
+    writer, close = body(_Progress(), boundary)
+    sink = _HashSink()
+    try:
+        if not isinstance(writer, aiohttp.MultipartWriter):
+            raise TypeError("a signed upload needs a fixed-boundary multipart body")
+        await writer.write(sink)  # type: ignore[arg-type]  # the writer only calls sink.write()
+    finally:
+        close()
+    return sink.hexdigest()
+
+
 class _FirstByteExpired(Exception):
     """Internal: the first-byte watchdog fired."""
 
@@ -474,10 +511,19 @@ class Files:
         filename = _safe_filename(filename)
         ctype = media_type or _media_type(sniffed, filename)
 
-        def body(progress: _Progress) -> tuple[aiohttp.FormData, Callable[[], None]]:
+        def body(progress: _Progress, boundary: str | None = None) -> tuple[_Upload, Callable[[], None]]:
             stream: io.IOBase = (
                 _ProgressFile(path, progress) if path is not None else _ProgressBytes(data or b"", progress)
             )
+            if boundary is not None:  # the same bytes twice: once hashed for a SigV4 signature, once sent
+                writer = aiohttp.MultipartWriter("form-data", boundary=boundary)
+                part = writer.append(stream, {"Content-Type": ctype})
+                part.set_content_disposition("form-data", quote_fields=False, name="file", filename=filename)
+                if expires_in_seconds is not None:
+                    writer.append(str(int(expires_in_seconds))).set_content_disposition(
+                        "form-data", name="expires_in_seconds"
+                    )
+                return writer, stream.close
             form = aiohttp.FormData(quote_fields=False)  # raw UTF-8 filename, as httpx sends it
             form.add_field("file", stream, filename=filename, content_type=ctype)
             if expires_in_seconds is not None:
@@ -663,15 +709,22 @@ class Files:
             seen.add((key, value))
             cursor = {key: value}
 
-    def _provider(self) -> AnthropicProvider:
+    def _provider(self) -> AnthropicProvider | PlatformProvider:
         provider = self._client.provider
+        if isinstance(provider, PlatformProvider):
+            if not provider.files_api:
+                raise UnsupportedFeatureError(
+                    f"the Files API is not served by {provider.platform} (provider {provider.name!r})"
+                )
+            return provider
         if not isinstance(provider, AnthropicProvider):
             raise UnsupportedFeatureError(
-                f"the Files API is only on the first-party Anthropic API, not on {provider.name}"
+                f"the Files API is only on the first-party Anthropic API and the platforms that serve it, "
+                f"not on {provider.name}"
             )
         return provider
 
-    def _url(self, provider: AnthropicProvider, path: str, query: Mapping[str, str]) -> str:
+    def _url(self, provider: AnthropicProvider | PlatformProvider, path: str, query: Mapping[str, str]) -> str:
         params = {"beta": "true", **query} if self.beta else dict(query)
         if not params:
             return provider.base_url + path
@@ -682,13 +735,23 @@ class Files:
             + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
         )
 
-    def _headers(self, provider: AnthropicProvider, accept: str) -> dict[str, str]:
+    async def _headers(
+        self,
+        provider: AnthropicProvider | PlatformProvider,
+        method: str,
+        url: str,
+        accept: str,
+        content_sha256: str | None = None,
+    ) -> dict[str, str]:
         betas = list(self._client.betas)
         if self.beta and self.beta not in betas:
             betas.append(self.beta)
         headers = provider.headers(betas, accept=accept)
         # aiohttp sets the content type itself (multipart boundary); GET/DELETE send no body.
-        return {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        if isinstance(provider, PlatformProvider):
+            headers = await provider.authorize(method, url, headers, b"", content_sha256=content_sha256)
+        return headers
 
     async def _total(self, call: Awaitable[Any]) -> Any:
         total = self._client.timeouts.total
@@ -706,7 +769,7 @@ class Files:
         path: str,
         *,
         query: Mapping[str, str] | None = None,
-        body: Callable[[_Progress], tuple[aiohttp.FormData, Callable[[], None]]] | None = None,
+        body: _Body | None = None,
         accept: str = "application/json",
     ) -> aiohttp.ClientResponse:
         """Send with retries before the first byte; a 2xx response (caller closes it) or a typed error."""
@@ -715,9 +778,13 @@ class Files:
         url = self._url(provider, path, query or {})
         retries = 0
         while True:
-            headers = self._headers(provider, accept)
+            boundary = content_sha256 = None
+            if body is not None and isinstance(provider, PlatformProvider) and provider.signs_body:
+                boundary = uuid.uuid4().hex  # SigV4 signs the body: hash the exact multipart bytes first
+                content_sha256 = await _upload_sha256(body, boundary)
+            headers = await self._headers(provider, method, url, accept, content_sha256)
             progress = _Progress()
-            data, close = body(progress) if body is not None else (None, None)
+            data, close = body(progress, boundary) if body is not None else (None, None)
             try:
                 response = await self._send(method, url, headers, data, progress)
             except (TransportError, ConnectionError) as e:
@@ -735,7 +802,7 @@ class Files:
                 error_body = await self._read_error_body(response)
             finally:
                 response.close()
-            error = api_error_from_http(response.status, response.headers, error_body)
+            error = provider.error_from_response(response.status, response.headers, error_body)
             if retries < retry.max_retries and retry.should_retry(response.status, response.headers):
                 await asyncio.sleep(retry.delay(retries, response.headers))
                 retries += 1
@@ -743,7 +810,7 @@ class Files:
             raise error
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], data: aiohttp.FormData | None, progress: _Progress
+        self, method: str, url: str, headers: Mapping[str, str], data: _Upload | None, progress: _Progress
     ) -> aiohttp.ClientResponse:
         timeouts = self._client.timeouts
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect, sock_read=None)

@@ -17,7 +17,9 @@ from typing import Any, Generic, TypeVar
 from reactivex import ConnectableObservable, Observable, abc
 from reactivex.observer import AutoDetachObserver
 
-__all__ = ["Broadcast", "DirectObservable", "Once", "broadcast", "clock"]
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
+
+__all__ = ["Broadcast", "DirectObservable", "FrameSource", "Once", "broadcast", "clock"]
 
 _T = TypeVar("_T")
 
@@ -106,16 +108,48 @@ class DirectObservable(Observable[_T]):
                 raise
         return Once(detach.dispose)
 
-    def attach(self, observer: abc.ObserverBase[_T]) -> abc.DisposableBase:
+    def attach(self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         """Subscribe ``observer`` as it is, without reactivex's ``AutoDetachObserver`` wrapper.
 
         For observers that already ignore calls after a terminal one and guard their own
-        callbacks: one call less per value. ``subscribe()`` is the safe default.
+        callbacks: one call less per value. ``subscribe()`` is the safe default. ``scheduler``
+        is passed on as ``subscribe(..., scheduler=)`` would (virtual time in tests).
 
         Example:
             >>> hub = Broadcast[int](); d = hub.attach(observer); d.dispose()  # doctest: +SKIP
         """
-        return self._subscribe_core(observer, None)
+        return self._subscribe_core(observer, scheduler)
+
+
+class FrameSource(DirectObservable[Frame]):
+    """An ``Observable[Frame]`` that can also hand its frames to a :class:`~rxclaude.core.frame.FrameSink`
+    as their fields, with no ``Frame`` built (the lean route).
+
+    ``open(observer, sink, scheduler)`` starts the source for ``observer``; ``sink`` is the same
+    object when it asked for fields (:meth:`attach_sink`), else ``None``. The request of
+    :class:`~rxclaude.transport.http.Transport` and :func:`rxclaude.operators.decoding` are frame
+    sources; :class:`~rxclaude.MessageStream` and :func:`rxclaude.operators.parse` attach to them
+    as sinks.
+
+    Example:
+        >>> source = FrameSource(lambda observer, sink, scheduler: Once())
+        >>> source.attach_sink(sink).dispose()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, open: Callable[[FrameObserver, FrameSink | None, abc.SchedulerBase | None], abc.DisposableBase]
+    ) -> None:
+        super().__init__()
+        self._open = open
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self._open(observer, None, scheduler)
+
+    def attach_sink(self, sink: FrameSink, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        """Start the source for ``sink`` as it is (no wrapper), frames as their fields where possible."""
+        return self._open(sink, sink, scheduler)
 
 
 class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
@@ -217,10 +251,30 @@ def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:
     """
 
     def operator(source: Observable[_T]) -> ConnectableObservable[_T]:
-        hub: Broadcast[_T] = Broadcast()
-        return ConnectableObservable(source, hub)
+        return _Connectable(source, Broadcast())
 
     return operator
+
+
+class _Connectable(ConnectableObservable[_T]):
+    """``connect()`` attaches the :class:`Broadcast` to a :class:`DirectObservable` source as it is:
+    the hub already ignores values after its end and keeps one subscriber's error from the others."""
+
+    subject: Broadcast[_T]
+
+    def connect(self, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase | None:
+        source = self.source
+        if self.has_subscription or not isinstance(source, DirectObservable):
+            return super().connect(scheduler)
+        self.has_subscription = True
+        upstream = source.attach(self.subject, scheduler)
+
+        def dispose() -> None:
+            self.has_subscription = False
+            upstream.dispose()
+
+        self.subscription = Once(dispose)
+        return self.subscription
 
 
 def clock(scheduler: abc.SchedulerBase | None) -> Callable[[], float]:

@@ -52,10 +52,10 @@ from rxclaude.core.errors import IncompleteStreamError, RxClaudeError, StreamCan
 from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStopEvent, ErrorEvent, Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
-from rxclaude.core.parse import error_for, parse_fields_lean, parse_frame, parse_frame_lean
+from rxclaude.core.parse import delta_event, error_for, parse_lean
 from rxclaude.core.ratelimit import RateLimits
 from rxclaude.operators import Broadcast
-from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.plumbing import DirectObservable, FrameSource, Once
 from rxclaude.transport.base import Response
 
 __all__ = ["MessageStream"]
@@ -168,34 +168,43 @@ class MessageStream:
     # -- fan-in from the connection -------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        # The stream takes each frame in (accumulator first) before anyone sees it, raw frames
-        # included: a callback reading ``current_message`` gets the state with this frame in it.
+        self._take(frame.event, frame.data, frame.id, frame.retry, frame)
+
+    def _take(
+        self, event: str, data: bytes | str, id: str | None = None, retry: int | None = None, frame: Frame | None = None
+    ) -> None:
+        """Take one frame in, given as its fields (the transport's lane, no Frame built) or as a Frame.
+
+        The stream takes each frame in (accumulator first) before anyone sees it, raw frames
+        included: a callback reading ``current_message`` gets the state with this frame in it.
+        A ``Frame`` is built only when someone subscribes to ``frames``.
+        """
+        if frame is None and self._raw:
+            frame = Frame(event, data.decode("utf-8", "replace") if type(data) is bytes else str(data), id, retry)
         if self._finished:
-            if self._raw:
+            if frame is not None:
                 self._frames.on_next(frame)  # after message_stop raw frames still flow
             return
         try:
-            if self._typed:
-                event = parse_frame(frame)
-            else:
-                lean = parse_frame_lean(frame)
-                if isinstance(lean, tuple):  # a plain text/thinking delta: no event objects needed
-                    index, text, thinking = lean
+            parsed = parse_lean(event, data, id, retry)
+            if isinstance(parsed, tuple):
+                if not self._typed:  # a plain text/thinking delta that no one needs as an event
+                    index, text, thinking = parsed
                     self._acc.feed_text(index, text, thinking)
-                    if self._raw:
+                    if frame is not None:
                         self._frames.on_next(frame)
                     if not thinking:
                         self._text.on_next(text)
                     elif text:
                         self._thinking.on_next(text)
                     return
-                event = lean
+                parsed = delta_event(parsed)
         except Exception as e:  # malformed JSON, a delta out of order
-            if self._raw:
+            if frame is not None:
                 self._frames.on_next(frame)  # the frame that ended the stream, then the error
             self._fail(_untraced(e))
             return
-        self._on_event(event, frame)
+        self._on_event(parsed, frame)
 
     def _on_event(self, event: Event, frame: Frame | None) -> None:
         """Take in one typed event; ``frame`` is its raw frame (``None`` when nobody wants it)."""
@@ -229,28 +238,6 @@ class MessageStream:
         self._others.on_next(event)
         if self._acc.done and not self._finished:
             self._finish_ok()
-
-    def _on_fields(self, event: str, data: bytes, id: str | None, retry: int | None) -> None:
-        # The request's decoder hands over each frame as its fields (``SSEDecoder.push_fields``),
-        # so while no one needs Frame objects (no ``frames`` subscriber) none is built for a
-        # plain delta: the lean route of ``_on_frame``, one step earlier.
-        if self._raw or self._typed or self._finished:
-            self._on_frame(Frame(event, data.decode("utf-8", "replace"), id, retry))
-            return
-        try:
-            lean = parse_fields_lean(event, data, id, retry)
-            if type(lean) is tuple:
-                index, text, thinking = lean
-                self._acc.feed_text(index, text, thinking)
-                if not thinking:
-                    self._text.on_next(text)
-                elif text:
-                    self._thinking.on_next(text)
-                return
-        except Exception as e:  # malformed JSON, a delta out of order
-            self._fail(_untraced(e))
-            return
-        self._on_event(cast(Event, lean), None)
 
     def _fail(self, error: Exception) -> None:
         if self._finished:
@@ -307,12 +294,14 @@ class MessageStream:
         if self._connection is None and not self._finished and self._source is not None:
             if self._done is None:
                 self._done = asyncio.Event()
-            source, intake = self._source, cast(abc.ObserverBase[Frame], _Intake(self))
+            source, intake = self._source, _Intake(self)
             self._source = None  # subscribed once (a re-entrant call returns); no cycle through it
-            if isinstance(source, DirectObservable):
-                self._connection = source.attach(intake)
+            if isinstance(source, FrameSource):
+                self._connection = source.attach_sink(intake)  # frames as their fields: the lean route
+            elif isinstance(source, DirectObservable):
+                self._connection = source.attach(cast(abc.ObserverBase[Frame], intake))
             else:
-                self._connection = source.subscribe(intake)
+                self._connection = source.subscribe(cast(abc.ObserverBase[Frame], intake))
             if self._finished:  # a synchronous source ended (or failed) the stream while subscribing
                 self._connection_dispose()
         return self
@@ -629,17 +618,18 @@ class _Guarded(abc.ObserverBase[_T]):
 class _Intake:
     """The stream's own observer of its source: the bound methods, no wrapper between.
 
-    Attached only to a :class:`DirectObservable` source (the stream's own request, which calls
-    ``on_next`` only before its one terminal call); any other source is subscribed through
-    ``subscribe()`` and its guards. ``on_fields`` lets the transport hand over each frame as the
-    SSE decoder's fields (``SSEDecoder.push_fields``), so no Frame is built unless one is needed.
+    A :class:`~rxclaude.core.frame.FrameSink`. Attached as it is only to a
+    :class:`~rxclaude.plumbing.FrameSource` or another :class:`DirectObservable` (the stream's own
+    request, which calls ``on_next`` only before its one terminal call); any other source is
+    subscribed through ``subscribe()`` and its guards. ``on_fields`` takes each frame as the SSE
+    decoder's fields (``SSEDecoder.push_fields``), so no Frame is built unless one is needed.
     """
 
     __slots__ = ("on_completed", "on_error", "on_fields", "on_next")
 
     def __init__(self, stream: MessageStream) -> None:
         self.on_next = stream._on_frame
-        self.on_fields = stream._on_fields  # the transport's Frame-free lane (Transport._pump)
+        self.on_fields = stream._take  # the transport's Frame-free lane (FrameSink.on_fields)
         self.on_error = stream._fail
         self.on_completed = stream._on_completed
 

@@ -14,7 +14,7 @@ from reactivex.disposable import Disposable
 
 from rxclaude.core.errors import RxClaudeError
 from rxclaude.operators import Broadcast
-from rxclaude.operators.buffered import BufferOverflowError, BufferStats, buffered
+from rxclaude.operators.buffering import BufferOverflowError, BufferStats, buffered
 from rxclaude.sinks.bridge import BufferedIterator, aiter, to_async_sink
 from rxclaude.sinks.handle import SinkHandle
 

@@ -497,3 +497,39 @@ def test_string_tracker_knows_where_strings_end(value: Any, data: st.DataObject)
         assert tracker.feed(raw[a:b]) is ended and tracker.inside is inside
         if inside:
             assert tracker.is_key is is_key and tracker.opened_at == opened_at
+
+
+def test_chained_operators_pass_the_subscription_scheduler_on() -> None:
+    """A chain of lifted operators attaches stage to stage; the scheduler given to ``subscribe``
+    still reaches the source (a marble source emits on it: virtual time, not wall time)."""
+    from reactivex.testing.marbles import marbles_testing
+
+    def ident() -> Any:
+        return ops.transform(lambda state, value: (state, [value]), initial=str)
+
+    with marbles_testing(timespan=1.0) as (start, cold, _hot, exp):
+        source = cold("a--b--|", {"a": "x", "b": "y"})
+        assert start(source.pipe(ident(), ident(), ident())) == exp("a--b--|", {"a": "x", "b": "y"})
+
+
+def test_frames_then_parse_take_the_lean_lane_and_equal_the_frame_route() -> None:
+    """``ops.parse()`` of ``ops.frames()`` gets each frame as its fields (no Frame built); the
+    events are those of parsing each Frame, on every recording."""
+    from rxclaude.core.parse import parse_frame
+    from rxclaude.core.sse import SSEDecoder
+
+    for path in sorted(FIXTURES.glob("*.sse")):
+        data = path.read_bytes()
+        lean: list[Any] = []
+        error: list[Exception] = []
+        reactivex.of(data[: len(data) // 3], data[len(data) // 3 :]).pipe(ops.frames(), ops.parse()).subscribe(
+            lean.append, error.append
+        )
+        typed: list[Any] = []
+        for frame in SSEDecoder().feed(data):
+            event = parse_frame(frame)
+            if type(event).__name__ == "ErrorEvent":
+                break
+            typed.append(event)
+        assert lean == typed, path.name
+        assert bool(error) == ("error" in [f.event for f in SSEDecoder().feed(data)]), path.name

@@ -20,7 +20,7 @@ import rxclaude
 from rxclaude import operators as ops
 from rxclaude.core.frame import Frame
 from rxclaude.operators import Broadcast
-from rxclaude.operators.buffered import BufferOverflowError
+from rxclaude.operators.buffering import BufferOverflowError
 from rxclaude.sinks import END, Recorder, markdown, notebook, print_text, record, to_queue
 from rxclaude.sinks.handle import SinkHandle
 from rxclaude.transport.replay import replay
@@ -45,7 +45,7 @@ def test_sinks_import_without_optional_extras() -> None:
         "        if name.split('.')[0] in ('rich', 'ipywidgets', 'IPython', 'markdown_it'):\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import rxclaude.sinks, rxclaude.transport.replay, rxclaude.operators.buffered\n"
+        "import rxclaude.sinks, rxclaude.transport.replay, rxclaude.operators.buffering\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, timeout=HANG)
 

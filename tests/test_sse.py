@@ -422,21 +422,6 @@ def test_frames_are_real_immutable_frames() -> None:
         frame.data = "x"  # type: ignore[misc]
 
 
-def test_frame_maker_falls_back_for_a_different_frame(monkeypatch: pytest.MonkeyPatch) -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Checked:
-        event: str
-        data: str
-        id: str | None = None
-        retry: int | None = None
-
-        def __post_init__(self) -> None:
-            pass
-
-    monkeypatch.setattr(sse_module, "Frame", Checked)
-    assert sse_module._frame_maker() is Checked  # type: ignore[comparison-overlap]
-
-
 def test_event_type_cache_is_bounded() -> None:
     stream = b"".join(b"event: t%d\ndata: x\n\n" % i for i in range(200))
     frames = decode_all(stream, random_chunks(stream, 1))

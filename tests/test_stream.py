@@ -437,7 +437,7 @@ async def test_mid_stream_error_reaches_subscribers(server: MockServer, client: 
 
 
 async def test_async_for_over_text_with_early_break(server: MockServer, client: Client) -> None:
-    module = pytest.importorskip("rxclaude.operators.buffered")
+    module = pytest.importorskip("rxclaude.operators.buffering")
     to_aiter = getattr(rxclaude, "aiter", None) or getattr(importlib.import_module(module.__name__), "aiter", None)
     if to_aiter is None:
         pytest.skip("rxclaude.aiter is not there yet")

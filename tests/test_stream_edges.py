@@ -201,5 +201,5 @@ def test_a_decoder_with_feed_only_still_works_in_the_transport() -> None:
             return []
 
     seen: list[Frame] = []
-    _pushing(FeedOnly())(b"event: ping\ndata: {}\n\n", seen.append)
+    _pushing(FeedOnly(), seen.append)(b"event: ping\ndata: {}\n\n")
     assert seen == [Frame("ping", "{}")]

@@ -35,6 +35,9 @@ __all__ = ["main"]
 _T = TypeVar("_T")
 
 DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", "claude-sonnet-4-5")
+PROVIDER_CHOICES = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle", "aws", "google-cloud")
+"""``--provider`` values (:data:`rxclaude.cloud.PROVIDERS`, listed here so ``--help`` stays import-light)."""
+_OWN_MODEL_IDS = ("bedrock", "vertex", "bedrock-mantle")  # platforms whose model ids are not first-party
 SUBCOMMANDS = ("demo", "record", "replay", "files", "publish", "relay")
 
 
@@ -54,12 +57,17 @@ def _prompt_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="API base URL (default ANTHROPIC_BASE_URL or the real API)")
     p.add_argument(
         "--provider",
-        choices=("anthropic", "bedrock", "vertex"),
+        choices=PROVIDER_CHOICES,
         default="anthropic",
-        help="where to send the request (bedrock/vertex need the [bedrock]/[vertex] extras)",
+        help="where to send the request (each platform's credentials come from its environment "
+        "variables; bedrock, bedrock-mantle and aws need the [bedrock] extra for SigV4, vertex and "
+        "google-cloud the [vertex]/[google-cloud] extra, foundry's Entra ID the [foundry] extra)",
     )
-    p.add_argument("--region", help="AWS or Google Cloud region (bedrock/vertex)")
-    p.add_argument("--project-id", help="Google Cloud project (vertex)")
+    p.add_argument(
+        "--region", help="AWS region, or Google Cloud location (bedrock/bedrock-mantle/aws/vertex/google-cloud)"
+    )
+    p.add_argument("--project-id", help="Google Cloud project (vertex/google-cloud)")
+    p.add_argument("--workspace-id", help="workspace (aws/google-cloud; else their *_WORKSPACE_ID variable)")
     return p
 
 
@@ -139,10 +147,11 @@ async def _message_content(ns: argparse.Namespace, client: Client) -> Any:
 
 async def _prompt(ns: argparse.Namespace) -> int:
     show = {s.strip() for s in ns.show.split(",") if s.strip()}
-    if ns.provider != "anthropic" and ns.model == DEFAULT_MODEL:
+    if ns.provider in _OWN_MODEL_IDS and ns.model == DEFAULT_MODEL:
         print(
             f"rxclaude: --provider {ns.provider} needs -m/--model with that platform's model id "
-            "(e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0 or claude-sonnet-4-5@20250929)",
+            "(e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0, anthropic.claude-opus-4-7 or "
+            "claude-sonnet-4-5@20250929)",
             file=sys.stderr,
         )
         return 2
@@ -177,7 +186,8 @@ def _client(ns: argparse.Namespace) -> Client:
     """The client for ``--provider`` (first-party by default)."""
     from rxclaude.cloud import client_for
 
-    return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url)
+    extra = {"workspace_id": ns.workspace_id} if ns.workspace_id else {}
+    return client_for(ns.provider, region=ns.region, project_id=ns.project_id, base_url=ns.base_url, **extra)
 
 
 async def _replay(ns: argparse.Namespace) -> int:

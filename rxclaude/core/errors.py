@@ -92,6 +92,7 @@ __all__ = [
     "InternalServerError",
     "MalformedEventError",
     "MediaTooLargeError",
+    "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
     "OverloadedError",
@@ -187,6 +188,11 @@ class BufferOverflowError(RxClaudeError):
 
 class UnsupportedFeatureError(RxClaudeError, NotImplementedError):
     """A feature this provider does not offer, e.g. the Files API on Bedrock or Vertex AI."""
+
+
+class ModelIdError(RxClaudeError, ValueError):
+    """A model id named the wrong way for the provider (e.g. a Bedrock id sent to Foundry); the
+    message says what the platform expects."""
 
 
 class IncompleteStreamError(RxClaudeError):

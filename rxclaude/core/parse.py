@@ -1,8 +1,11 @@
 """Frame -> typed event, with orjson.
 
 Strategy: one ``orjson.loads`` per frame, then a dispatch on the JSON ``type`` (the event name
-equals it on every provider; the frame's ``event`` is the fallback). The text-delta path is
-special-cased because it is nearly every event of a long answer. Unknown event types become
+equals it on every provider; the frame's ``event`` is the fallback). One parser,
+:func:`parse_lean`, serves every route: it takes a frame as its fields (``data`` as bytes or text)
+and returns a plain text or thinking delta -- nearly every event of a long answer -- as a tuple,
+so a consumer that only wants the text builds no event objects; :func:`parse_frame` is the same
+parser with those tuples made into events. Unknown event types become
 :class:`~rxclaude.core.events.UnknownEvent`; an ``error`` event becomes an
 :class:`~rxclaude.core.events.ErrorEvent` that :func:`raise_for_error` turns into the typed error.
 """
@@ -33,12 +36,63 @@ from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.values import EMPTY, FrozenDict
 
-__all__ = ["error_for", "parse_fields_lean", "parse_frame", "parse_frame_lean", "raise_for_error"]
+__all__ = ["PlainDelta", "delta_event", "error_for", "parse_frame", "parse_lean", "raise_for_error"]
 
 _PING = PingEvent()
 _STOP = MessageStopEvent()
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
+
+
+PlainDelta = tuple[int, str, bool]
+"""A plain text or thinking delta as ``(index, text, is_thinking)``: what :func:`parse_lean` returns
+for the bulk of a long stream instead of two event objects."""
+
+
+def parse_lean(event: str, data: bytes | str, id: str | None = None, retry: int | None = None) -> Event | PlainDelta:
+    """Type one frame, given as its fields, as its event; a plain delta comes back as a :data:`PlainDelta`.
+
+    The one parser behind every route. "Plain" means exactly ``{"type":"content_block_delta",
+    "index":i,"delta":{"type":"text_delta"|"thinking_delta", <field>: str}}``; a delta with any
+    other field is typed as usual, so nothing the API adds is lost. ``data`` may be the raw bytes
+    of :meth:`rxclaude.SSEDecoder.push_fields` (no UTF-8 decoding for a plain delta; invalid UTF-8
+    is replaced as the decoder's ``Frame`` would have it) or a ``Frame``'s text.
+
+    Raises:
+        MalformedEventError: the data is not a JSON object, or lacks a field its type requires.
+
+    Example:
+        >>> parse_lean("content_block_delta",
+        ...     b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}')
+        (0, 'Hi', False)
+    """
+    try:
+        d = _loads(data)
+    except _JSONDecodeError as e:
+        if type(data) is bytes:  # not JSON, or not UTF-8: parse the text a Frame would hold
+            return parse_lean(event, data.decode("utf-8", "replace"), id, retry)
+        raise MalformedEventError(f"{event!r} frame data is not valid JSON: {e}", event=event, data=str(data)) from None
+    if type(d) is not dict:
+        raise MalformedEventError(f"{event!r} frame data is not a JSON object", event=event, data=_text(data))
+    if len(d) == 3:
+        try:  # the plain-delta check; subscripts are cheaper than .get(), a missing key is just not plain
+            if d["type"] == "content_block_delta":
+                delta = d["delta"]
+                if type(delta) is dict and len(delta) == 2:
+                    kind = delta["type"]
+                    if kind == "text_delta":
+                        text = delta["text"]
+                        index = d["index"]
+                        if type(text) is str and type(index) is int:
+                            return (index, text, False)
+                    elif kind == "thinking_delta":
+                        text = delta["thinking"]
+                        index = d["index"]
+                        if type(text) is str and type(index) is int:
+                            return (index, text, True)
+        except KeyError:
+            pass
+    return _typed(d, event, data, id, retry)
 
 
 def parse_frame(frame: Frame) -> Event:
@@ -51,97 +105,27 @@ def parse_frame(frame: Frame) -> Event:
         >>> parse_frame(Frame("content_block_stop", '{"type":"content_block_stop","index":0}'))
         ContentBlockStopEvent(index=0, extra={})
     """
-    d = _load(frame)
-    if len(d) == 3:
-        plain = _plain_delta(d)
-        if plain is not None:
-            index, text, thinking = plain
-            return ContentBlockDeltaEvent(index, ThinkingDelta(text) if thinking else TextDelta(text))
-    return _typed(d, frame)
+    event = parse_lean(frame.event, frame.data, frame.id, frame.retry)
+    return delta_event(event) if isinstance(event, tuple) else event
 
 
-def parse_frame_lean(frame: Frame) -> Event | tuple[int, str, bool]:
-    """Like :func:`parse_frame`, but a plain text or thinking delta -- the bulk of a long
-    stream -- comes back as ``(index, text, is_thinking)``, without building event objects.
-
-    "Plain" means exactly ``{"type":"content_block_delta","index":i,"delta":{"type":
-    "text_delta"|"thinking_delta", <field>: str}}``; a delta with any other field is typed as
-    usual, so nothing the API adds is lost.
+def delta_event(plain: PlainDelta) -> ContentBlockDeltaEvent:
+    """The event a :data:`PlainDelta` stands for.
 
     Example:
-        >>> parse_frame_lean(Frame("content_block_delta",
-        ...     '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'))
-        (0, 'Hi', False)
+        >>> delta_event((0, "Hi", False)).delta.text
+        'Hi'
     """
-    d = _load(frame)
-    if len(d) == 3:
-        plain = _plain_delta(d)
-        if plain is not None:
-            return plain
-    return _typed(d, frame)
+    index, text, thinking = plain
+    return ContentBlockDeltaEvent(index, ThinkingDelta(text) if thinking else TextDelta(text))
 
 
-def parse_fields_lean(
-    event: str, data: bytes, id: str | None = None, retry: int | None = None
-) -> Event | tuple[int, str, bool]:
-    """:func:`parse_frame_lean` for a frame given as its fields, ``data`` as raw bytes
-    (:meth:`rxclaude.SSEDecoder.push_fields`): the same result, and a plain delta costs no
-    ``Frame`` and no UTF-8 decoding. Invalid UTF-8 is replaced as the decoder would have.
-
-    Example:
-        >>> parse_fields_lean("content_block_delta",
-        ...     b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}')
-        (0, 'Hi', False)
-    """
-    try:
-        d = _loads(data)
-    except _JSONDecodeError:  # not JSON, or not UTF-8: the frame path below tells which
-        d = None
-    if type(d) is dict and len(d) == 3:
-        plain = _plain_delta(d)
-        if plain is not None:
-            return plain
-    frame = Frame(event, data.decode("utf-8", "replace"), id, retry)
-    return _typed(d, frame) if type(d) is dict else parse_frame_lean(frame)
+def _text(data: bytes | str) -> str:
+    return data.decode("utf-8", "replace") if type(data) is bytes else str(data)
 
 
-def _load(frame: Frame) -> dict[str, Any]:
-    try:
-        d = _loads(frame.data)
-    except _JSONDecodeError as e:
-        raise MalformedEventError(
-            f"{frame.event!r} frame data is not valid JSON: {e}", event=frame.event, data=frame.data
-        ) from None
-    if type(d) is not dict:
-        raise MalformedEventError(
-            f"{frame.event!r} frame data is not a JSON object", event=frame.event, data=frame.data
-        )
-    return d
-
-
-def _plain_delta(d: dict[str, Any]) -> tuple[int, str, bool] | None:
-    """``(index, text, is_thinking)`` if ``d`` (three keys) is a plain text/thinking delta."""
-    try:  # subscripts are cheaper than .get(); a missing key is rare and just not plain
-        if d["type"] != "content_block_delta":
-            return None
-        delta = d["delta"]
-        if type(delta) is not dict or len(delta) != 2:
-            return None
-        kind = delta["type"]
-        if kind == "text_delta":
-            text, thinking = delta["text"], False
-        elif kind == "thinking_delta":
-            text, thinking = delta["thinking"], True
-        else:
-            return None
-        index = d["index"]
-    except KeyError:
-        return None
-    return (index, text, thinking) if type(text) is str and type(index) is int else None
-
-
-def _typed(d: dict[str, Any], frame: Frame) -> Event:
-    t = d.get("type", frame.event)
+def _typed(d: dict[str, Any], event: str, data: bytes | str, id: str | None, retry: int | None) -> Event:
+    t = d.get("type", event)
     if t == "content_block_delta":
         delta = d.get("delta")
         index = d.get("index")
@@ -149,20 +133,20 @@ def _typed(d: dict[str, Any], frame: Frame) -> Event:
             value = delta_from_dict(delta)
             field = _STRING_FIELDS.get(type(value))
             if field is not None and type(getattr(value, field)) is not str:
-                raise _missing(frame, f"string delta.{field}")  # text that is not text breaks every join
+                raise _missing(event, data, f"string delta.{field}")  # text that is not text breaks every join
             return ContentBlockDeltaEvent(index, value, _rest(d, "index", "delta"))
-        raise _missing(frame, "index and delta")
+        raise _missing(event, data, "index and delta")
     try:
         handler = _HANDLERS.get(t)
         if handler is None:
-            return UnknownEvent(str(t), d, frame)
+            return UnknownEvent(str(t), d, Frame(event, _text(data), id, retry))
         return handler(d)
     except (KeyError, TypeError, AttributeError, ValueError):
-        raise _missing(frame, _REQUIRED.get(t, "its fields")) from None
+        raise _missing(event, data, _REQUIRED.get(t, "its fields")) from None
 
 
-def _missing(frame: Frame, what: str) -> MalformedEventError:
-    return MalformedEventError(f"{frame.event!r} event lacks a valid {what}", event=frame.event, data=frame.data)
+def _missing(event: str, data: bytes | str, what: str) -> MalformedEventError:
+    return MalformedEventError(f"{event!r} event lacks a valid {what}", event=event, data=_text(data))
 
 
 def _rest(d: dict[str, Any], *known: str) -> FrozenDict:

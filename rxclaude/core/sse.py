@@ -23,9 +23,7 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from types import MemberDescriptorType
 from typing import NoReturn
 
 from rxclaude.core.errors import FrameTooLargeError, StreamFormatError
@@ -38,36 +36,6 @@ _MAX_CACHED_TYPES = 64  # distinct "event: <type>" lines remembered per decoder
 _SLICE = 16 * 1024  # bytes of complete lines interpreted at a time
 _FIRST_SLICE = 2 * 1024  # ... and at the start of each read
 _MAX_RETRY_DIGITS = 4000  # int() refuses longer decimal strings (sys.get_int_max_str_digits)
-
-
-def _frame_maker() -> Callable[[str, str, str | None, int | None], Frame]:
-    """``Frame(...)``, but faster: a frozen dataclass ``__init__`` pays one
-    ``object.__setattr__`` call per field (0.55 µs a frame against 0.27 µs here).  While
-    ``Frame`` is the plain slotted dataclass ``(event, data, id, retry)`` without
-    ``__post_init__``, fill its slots directly; otherwise fall back to the real constructor.
-    """
-    slots = [Frame.__dict__.get(f.name) for f in dataclasses.fields(Frame)]
-    if (
-        [f.name for f in dataclasses.fields(Frame)] != ["event", "data", "id", "retry"]
-        or not all(isinstance(s, MemberDescriptorType) for s in slots)
-        or hasattr(Frame, "__post_init__")
-    ):
-        return Frame
-    set_event, set_data, set_id, set_retry = (s.__set__ for s in slots)  # type: ignore[union-attr]
-    new = object.__new__
-
-    def make(event: str, data: str, id: str | None, retry: int | None) -> Frame:
-        frame = new(Frame)
-        set_event(frame, event)
-        set_data(frame, data)
-        set_id(frame, id)
-        set_retry(frame, retry)
-        return frame
-
-    return make
-
-
-_make_frame = _frame_maker()
 
 
 class SSEDecoder:
@@ -313,7 +281,7 @@ class SSEDecoder:
         on_comment = self._on_comment
         types = self._types
         join = b"\n".join
-        make_frame = _make_frame
+        make_frame = Frame
         try:
             for line in lines:
                 if not line:

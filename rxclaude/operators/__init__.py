@@ -19,11 +19,11 @@ fan-out without locks: :func:`broadcast` (a lock-free ``publish()``); slow consu
 """
 
 from rxclaude.core.values import Timestamped
-from rxclaude.operators.buffered import buffered
-from rxclaude.operators.deltas import citations, deltas, of_type, text, thinking, tool_input
-from rxclaude.operators.frames import frames, parse
-from rxclaude.operators.lift import lift, transform
-from rxclaude.operators.message import blocks, message, snapshots, stop_reason, usage
+from rxclaude.operators.assembling import blocks, message, snapshots, stop_reason, usage
+from rxclaude.operators.buffering import buffered
+from rxclaude.operators.decoding import frames, parse
+from rxclaude.operators.extracting import citations, deltas, of_type, text, thinking, tool_input
+from rxclaude.operators.lifting import lift, transform
 from rxclaude.operators.timing import (
     CONTENT_DELTAS,
     inter_token_gaps,

@@ -23,7 +23,7 @@ from reactivex import operators as rx
 from rxclaude.core.deltas import Delta, InputJSONDelta, TextDelta, ThinkingDelta
 from rxclaude.core.events import ContentBlockDeltaEvent, MessageDeltaEvent
 from rxclaude.core.values import Timestamped
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import lift
 from rxclaude.plumbing import clock
 
 __all__ = [

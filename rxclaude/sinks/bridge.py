@@ -13,7 +13,7 @@ from typing import TypeVar
 from reactivex import Observable
 from reactivex.disposable import SingleAssignmentDisposable
 
-from rxclaude.operators.buffered import Buffer, BufferStats, Overflow, cancel_on, check_policy, spawn
+from rxclaude.operators.buffering import Buffer, BufferStats, Overflow, cancel_on, check_policy, spawn
 from rxclaude.sinks.handle import SinkHandle
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import SingleAssignmentDisposable
 
-from rxclaude.operators.buffered import BufferStats, resolve_waiter, running_loop
+from rxclaude.operators.buffering import BufferStats, resolve_waiter, running_loop
 
 if TYPE_CHECKING:
     pass

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from reactivex import Observable
 
-from rxclaude.operators.buffered import BufferOverflowError, BufferStats, Overflow
+from rxclaude.operators.buffering import BufferOverflowError, BufferStats, Overflow
 from rxclaude.sinks.handle import OwnedHandle, SinkHandle
 
 if TYPE_CHECKING:

@@ -17,8 +17,13 @@ Streams without a server (benchmarks)::
     body = synthesize(text=[" tok"] * 1_000_000, padding=False)
 """
 
+from rxclaude.testing.aws import MockAWSServer
 from rxclaude.testing.bedrock import BedrockMockState, MockBedrockServer, add_bedrock_routes, text_events
 from rxclaude.testing.files import MockFiles, StoredFile, UploadRecord
+from rxclaude.testing.foundry import MockFoundryServer
+from rxclaude.testing.google_cloud import MockGoogleCloudServer
+from rxclaude.testing.mantle import MockMantleServer
+from rxclaude.testing.platform import PlatformMockServer
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, ERROR_TYPES, Faults, Reply, request_text
 from rxclaude.testing.server import DEFAULT_API_KEY, SERVER_KEY, FrameEncoder, MockServer, Plugin, RecordedRequest
 from rxclaude.testing.sse import (
@@ -48,10 +53,15 @@ __all__ = [
     "SERVER_KEY",
     "FrameEncoder",
     "Faults",
+    "MockAWSServer",
     "MockBedrockServer",
     "MockFiles",
+    "MockFoundryServer",
+    "MockGoogleCloudServer",
+    "MockMantleServer",
     "MockServer",
     "MockVertexServer",
+    "PlatformMockServer",
     "Plugin",
     "RecordedRequest",
     "Reply",

@@ -236,8 +236,10 @@ class MockFiles:
 
     # -- routes ---------------------------------------------------------------------------------
 
-    def install(self) -> None:
+    def install(self, prefix: str = "") -> None:
         """Add the routes to ``server.app`` (``MockServer.start`` does); routes already there win.
+
+        ``prefix``: serve them under this path (a platform mock's, e.g. ``/anthropic``).
 
         Example::
 
@@ -254,8 +256,8 @@ class MockFiles:
             ("DELETE", "/v1/files/{file_id}", self._delete),
             ("GET", "/v1/files/{file_id}/content", self._content),
         ):
-            if (method, path) not in taken:
-                self._server.app.router.add_route(method, path, handler)
+            if (method, prefix + path) not in taken:
+                self._server.app.router.add_route(method, prefix + path, handler)
 
     def _check_headers(self, request: web.Request, record: RecordedRequest) -> web.Response | None:
         server = self._server

@@ -1,10 +1,11 @@
-"""The only I/O in rxclaude: one aiohttp request per subscription, body bytes -> frames.
+"""Client HTTP over aiohttp: one request per subscription, body bytes -> frames.
 
-Strategy: :meth:`Transport.frames` returns a *cold* Observable. Subscribing starts one asyncio
-task on the running loop; it sends the provider's request, retries failures before the first
-response byte (official SDK policy), then feeds each body chunk to the provider's sans-I/O
-decoder and pushes the frames to the observer (to an observer with ``on_fields``, a
-MessageStream's own, as the decoder's fields: no Frame objects). Disposing cancels the task, and
+Strategy: :meth:`Transport.frames` returns a *cold* :class:`~rxclaude.plumbing.FrameSource`.
+Subscribing starts one asyncio task on the running loop; it sends the provider's request, retries
+failures before the first response byte (official SDK policy), then feeds each body chunk to the
+provider's sans-I/O decoder and pushes the frames to the observer (to a
+:class:`~rxclaude.core.frame.FrameSink` attached with ``attach_sink``, such as a MessageStream's
+own, as the decoder's fields where it is a :class:`FieldsDecoder`: no Frame objects). Disposing cancels the task, and
 cancelling closes the response's connection at once (``response.close()``, not a pooled
 release), so the server sees the disconnect and stops billing. Every read runs under an idle
 deadline that any byte -- pings included -- pushes back; failures surface as the typed errors of
@@ -23,7 +24,6 @@ from typing import Any
 
 import aiohttp
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable
 
 from rxclaude.core.errors import (
     ConnectError,
@@ -36,11 +36,11 @@ from rxclaude.core.errors import (
     TotalTimeoutError,
     TransportError,
 )
-from rxclaude.core.frame import Frame
+from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
-from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.plumbing import FrameSource, Once
 from rxclaude.transport.base import Response, Timeouts
-from rxclaude.transport.providers.base import FrameDecoder, Provider
+from rxclaude.transport.providers.base import FieldsDecoder, FrameDecoder, Provider, PushDecoder
 
 __all__ = ["Response", "Timeouts", "Transport"]
 
@@ -115,8 +115,8 @@ class Transport:
         (Jupyter has one).
         """
 
-        def subscribe(
-            observer: abc.ObserverBase[Frame], scheduler: abc.SchedulerBase | None = None
+        def open(
+            observer: FrameObserver, sink: FrameSink | None, scheduler: abc.SchedulerBase | None
         ) -> abc.DisposableBase:
             try:
                 loop = asyncio.get_running_loop()
@@ -127,10 +127,10 @@ class Transport:
                         "(or a notebook cell), or use asyncio.run()"
                     )
                 )
-                return Disposable()
+                return Once()
             disposed = [False]
             coro = self._run(
-                provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, disposed
+                provider, params, betas, path, body, timeouts, retry, observer, sink, on_response, on_chunk, disposed
             )
             if _EAGER and loop.get_task_factory() is None:
                 # Python 3.12+: run the request's first steps now (up to sending it) instead of
@@ -147,7 +147,7 @@ class Transport:
 
             return Once(dispose)
 
-        return DirectObservable(subscribe)  # subscribing only starts a task: no trampoline needed
+        return FrameSource(open)  # subscribing only starts a task: no trampoline needed
 
     async def _run(
         self,
@@ -158,7 +158,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         disposed: list[bool],
@@ -167,7 +168,18 @@ class Transport:
         try:
             async with asyncio.timeout(timeouts.total) if timeouts.total is not None else _NO_TIMEOUT:
                 await self._attempts(
-                    provider, params, betas, path, body, timeouts, retry, observer, on_response, on_chunk, failures
+                    provider,
+                    params,
+                    betas,
+                    path,
+                    body,
+                    timeouts,
+                    retry,
+                    observer,
+                    sink,
+                    on_response,
+                    on_chunk,
+                    failures,
                 )
         except asyncio.CancelledError:
             # Cancelled by the subscriber's dispose: it asked for silence. Cancelled by anything
@@ -193,7 +205,7 @@ class Transport:
             # These frames can outlive the request: a cancellation's traceback keeps them (with
             # asyncio's own cycle through the future it interrupted). Their locals must not keep
             # the subscriber -- a stream and its whole message -- alive until a full GC too.
-            del observer, on_response
+            del observer, sink, on_response
 
     async def _attempts(
         self,
@@ -204,7 +216,8 @@ class Transport:
         body: bytes | None,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_response: Callable[[Response], None] | None,
         on_chunk: Callable[[bytes], None] | None,
         failures: list[Exception],
@@ -241,12 +254,12 @@ class Transport:
                         raise error
                     if on_response is not None:
                         on_response(Response(response.status, response.headers, _request_id(response.headers), retries))
-                    await self._pump(response, provider, timeouts, observer, on_chunk)
+                    await self._pump(response, provider, timeouts, observer, sink, on_chunk)
                     return
                 finally:
                     response.close()  # closes the connection unless fully read and released
         finally:
-            del observer, on_response  # (see _run)
+            del observer, sink, on_response  # (see _run)
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
@@ -300,15 +313,18 @@ class Transport:
         response: aiohttp.ClientResponse,
         provider: Provider,
         timeouts: Timeouts,
-        observer: abc.ObserverBase[Frame],
+        observer: FrameObserver,
+        sink: FrameSink | None,
         on_chunk: Callable[[bytes], None] | None,
     ) -> None:
         decoder = provider.new_decoder()
-        push_fields, on_fields = getattr(decoder, "push_fields", None), getattr(observer, "on_fields", None)
-        if push_fields is not None and on_fields is not None:
-            push, emit = push_fields, on_fields  # an observer that takes frames as their fields
+        feed: Callable[[bytes], None]  # each frame goes out as soon as it is decoded
+        if sink is not None and isinstance(decoder, FieldsDecoder):
+            feed = functools.partial(decoder.push_fields, emit=sink.on_fields)  # the lean route: no Frame built
+        elif isinstance(decoder, PushDecoder):
+            feed = functools.partial(decoder.push, emit=observer.on_next)
         else:
-            push, emit = getattr(decoder, "push", None) or _pushing(decoder), observer.on_next
+            feed = _pushing(decoder, observer.on_next)
 
         read = response.content.readany
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
@@ -331,14 +347,14 @@ class Transport:
                     break
                 if on_chunk is not None:
                     on_chunk(chunk)
-                push(chunk, emit)  # each frame goes out as soon as it is decoded
+                feed(chunk)
             for frame in decoder.close():
                 observer.on_next(frame)
             observer.on_completed()
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            del observer, emit, on_fields  # (see _run)
+            del observer, sink, feed  # (see _run)
 
 
 class _IdleWatchdog:
@@ -381,11 +397,11 @@ class _IdleWatchdog:
             self._handle = None
 
 
-def _pushing(decoder: FrameDecoder) -> Callable[[bytes, Callable[[Frame], None]], None]:
-    """``push(data, emit)`` for a decoder that only has ``feed()``."""
+def _pushing(decoder: FrameDecoder, emit: Callable[[Frame], None]) -> Callable[[bytes], None]:
+    """Feed a decoder that only has ``feed()``, emitting the frames of each chunk."""
     feed = decoder.feed
 
-    def push(data: bytes, emit: Callable[[Frame], None]) -> None:
+    def push(data: bytes) -> None:
         for frame in feed(data):
             emit(frame)
 

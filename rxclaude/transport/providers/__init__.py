@@ -1,1 +1,2 @@
-"""Where a request goes and how its answer is framed: first-party API, Bedrock, Vertex."""
+"""Where a request goes and how its answer is framed: first-party API, Bedrock (eventstream and
+Messages endpoints), Vertex AI, Microsoft Foundry, Claude Platform on AWS, Google Cloud."""

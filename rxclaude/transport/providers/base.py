@@ -9,14 +9,14 @@ three produce the same :class:`~rxclaude.Frame` values, so every operator works 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from rxclaude.core.errors import APIError
 from rxclaude.core.frame import Frame
 
-__all__ = ["FrameDecoder", "HTTPRequest", "Provider"]
+__all__ = ["FieldsDecoder", "FrameDecoder", "HTTPRequest", "Provider", "PushDecoder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +40,8 @@ class HTTPRequest:
 class FrameDecoder(Protocol):
     """A sans-I/O decoder: response bytes in, frames out.
 
-    A decoder may also have ``push(data, emit)``, handing each frame to ``emit`` as soon as it
-    is complete (:meth:`rxclaude.SSEDecoder.push`); the transport uses it when it is there.
-    With ``push_fields(data, emit)`` too (:meth:`rxclaude.SSEDecoder.push_fields`), a frame can
-    go to an observer that takes it as ``on_fields(event, data_bytes, id, retry)`` (a
-    MessageStream's own) without a Frame object being built.
+    A decoder that can also push each frame the moment it is complete declares
+    :class:`PushDecoder`; one that can hand frames out as their fields, :class:`FieldsDecoder`.
     """
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -53,6 +50,26 @@ class FrameDecoder(Protocol):
 
     def close(self) -> list[Frame]:
         """The body ended; return whatever the format says a clean end dispatches."""
+        ...
+
+
+@runtime_checkable
+class PushDecoder(FrameDecoder, Protocol):
+    """A decoder that hands each frame to ``emit`` as soon as it is complete (:meth:`rxclaude.SSEDecoder.push`),
+    so the first frame of a big read goes out before the rest is decoded."""
+
+    def push(self, data: bytes, emit: Callable[[Frame], None]) -> None:
+        """Take the next chunk; call ``emit`` with each frame it completes, in order."""
+        ...
+
+
+@runtime_checkable
+class FieldsDecoder(PushDecoder, Protocol):
+    """A decoder that can hand each frame out as its fields (:meth:`rxclaude.SSEDecoder.push_fields`),
+    for a :class:`~rxclaude.core.frame.FrameSink`: no ``Frame`` is built."""
+
+    def push_fields(self, data: bytes, emit: Callable[[str, bytes, str | None, int | None], None]) -> None:
+        """Take the next chunk; call ``emit(event, data, id, retry)`` for each frame it completes."""
         ...
 
 

@@ -12,7 +12,7 @@ from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
 from rxclaude.core.events import ContentBlockStopEvent, Event, MessageDeltaEvent, MessageStartEvent
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.partial_json import PartialMode
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import Lifted, Stage, lift
 
 __all__ = ["blocks", "message", "snapshots", "stop_reason", "usage"]
 
@@ -55,54 +55,43 @@ def message(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]]
     """
 
     def operator(source: Observable[Event]) -> Observable[Message]:
-        def subscribe(
-            observer: abc.ObserverBase[Message], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            acc = MessageAccumulator(partial_mode=partial_mode)
-            finished = False
-
-            def partial() -> Message | None:
-                try:
-                    return acc.message(incomplete=True) if acc.started else None
-                except RxClaudeError:
-                    return None
-
-            def fail(error: Exception) -> None:
-                nonlocal finished
-                finished = True
-                if isinstance(error, RxClaudeError) and getattr(error, "partial", None) is None:
-                    error.partial = partial()
-                observer.on_error(error)
-
-            def on_next(event: Event) -> None:
-                nonlocal finished
-                if finished:
-                    return
-                try:
-                    acc.feed(event)
-                    if acc.done:
-                        final = acc.message()
-                except Exception as e:
-                    fail(e)
-                    return
-                if acc.done:
-                    finished = True
-                    observer.on_next(final)
-                    observer.on_completed()
-
-            def on_error(error: Exception) -> None:
-                if not finished:
-                    fail(error)
-
-            def on_completed() -> None:
-                if not finished:
-                    fail(IncompleteStreamError("the stream ended before message_stop", partial=partial()))
-
-            return source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-
-        return Observable(subscribe)
+        return Lifted(source, lambda observer: _MessageStage(observer, partial_mode))
 
     return operator
+
+
+class _MessageStage(Stage[Event]):
+    """:func:`message`'s subscription: the accumulator, and the partial message on every failure."""
+
+    __slots__ = ("_acc",)
+
+    def __init__(self, observer: abc.ObserverBase[Message], partial_mode: PartialMode) -> None:
+        acc = self._acc = MessageAccumulator(partial_mode=partial_mode)
+        feed = acc.feed
+
+        def step(event: Event) -> None:
+            feed(event)
+            if acc.done:
+                final = acc.message()
+                self.stop()
+                observer.on_next(final)
+                observer.on_completed()
+
+        super().__init__(observer, step, self._incomplete)
+
+    def _partial(self) -> Message | None:
+        try:
+            return self._acc.message(incomplete=True) if self._acc.started else None
+        except RxClaudeError:
+            return None
+
+    def fail(self, error: Exception) -> None:
+        if not self.stopped and isinstance(error, RxClaudeError) and getattr(error, "partial", None) is None:
+            error.partial = self._partial()
+        super().fail(error)
+
+    def _incomplete(self) -> None:
+        raise IncompleteStreamError("the stream ended before message_stop", partial=self._partial())
 
 
 def blocks(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]], Observable[ContentBlock]]:

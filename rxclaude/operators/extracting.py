@@ -17,7 +17,7 @@ from rxclaude.core.deltas import CitationsDelta, Delta, InputJSONDelta, TextDelt
 from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStartEvent, ContentBlockStopEvent, Event
 from rxclaude.core.message import ToolInput
 from rxclaude.core.partial_json import PartialMode, StringTracker, last_string, split_string_body, with_last_string
-from rxclaude.operators.lift import lift
+from rxclaude.operators.lifting import lift
 
 __all__ = ["citations", "deltas", "of_type", "text", "thinking", "tool_input"]
 
