@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from reactivex import ConnectableObservable, Observable, abc
 from reactivex.observer import AutoDetachObserver
@@ -90,7 +90,7 @@ class DirectObservable(Observable[_T]):
         if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
             observer: Any = on_next
             on_next, on_error, on_completed = observer.on_next, observer.on_error, observer.on_completed
-        return self._observe(on_next, on_error, on_completed, scheduler)  # type: ignore[arg-type]
+        return self._observe(cast(abc.OnNext[_T] | None, on_next), on_error, on_completed, scheduler)
 
     def _observe(
         self,

@@ -92,3 +92,60 @@ def test_mypy_clean() -> None:
     pytest.importorskip("mypy")
     out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_mypy_clean_without_the_optional_extras(tmp_path: Path) -> None:
+    """mypy finds only the core dependencies (and what they need): the extras' imports must type-check too."""
+    pytest.importorskip("mypy")
+    import importlib.metadata as metadata
+    import re
+    import sysconfig
+    import venv
+
+    def closure(name: str, seen: set[str]) -> set[str]:
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            return seen
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:  # a requirement for another Python (its marker says so)
+            return seen
+        seen.add(key)
+        for req in requires:
+            if "extra ==" not in req:
+                closure(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0], seen)
+        return seen
+
+    core = closure("rxclaude", set()) - {"rxclaude"}
+    venv.create(tmp_path / "core", with_pip=False)
+    python = tmp_path / "core" / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    ours = Path(sysconfig.get_paths()["purelib"])
+    linked = set()
+    for dist in metadata.distributions():
+        if re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower() not in core:
+            continue
+        for file in dist.files or []:
+            top = file.parts[0]
+            if top.endswith((".dist-info", ".pth")) or top in linked or top == "..":
+                continue
+            linked.add(top)
+            target = ours / top
+            if target.exists():
+                (site / top).symlink_to(target)
+    assert {"reactivex", "aiohttp", "orjson"} <= {name.split(".")[0] for name in linked}
+    assert not {"PIL", "rich", "botocore", "jiter"} & linked
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--python-executable", str(python), "--no-incremental"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]

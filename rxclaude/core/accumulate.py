@@ -292,31 +292,30 @@ class MessageAccumulator:
             EventOrderError: the first event is not ``message_start``.
         """
         self.events += 1
-        t = type(event)
-        if t is ContentBlockDeltaEvent:
-            self._delta(event)  # type: ignore[arg-type]
+        if type(event) is ContentBlockDeltaEvent:
+            self._delta(event)
             return
         if self._start is None:
-            if t is MessageStartEvent:
-                self._begin(event)  # type: ignore[arg-type]
+            if type(event) is MessageStartEvent:
+                self._begin(event)
                 return
-            if t is ErrorEvent or t is PingEvent or t is UnknownEvent:
+            if type(event) is ErrorEvent or type(event) is PingEvent or type(event) is UnknownEvent:
                 return  # liveness and provider extras (e.g. Vertex's vertex_event) may come first
             raise EventOrderError(f'Unexpected event order, got {event.type} before "message_start"')
-        if t is ContentBlockStartEvent:
-            block = event.content_block  # type: ignore[union-attr]
+        if type(event) is ContentBlockStartEvent:
+            block = event.content_block
             self._blocks.append(BlockState(len(self._blocks), block))
             if block.type == "fallback" and isinstance(block, UnknownBlock):
                 to = block.raw.get("to")
                 if isinstance(to, dict) and isinstance(to.get("model"), str):
                     self._model = to["model"]
-        elif t is ContentBlockStopEvent:
-            index = event.index  # type: ignore[union-attr]
+        elif type(event) is ContentBlockStopEvent:
+            index = event.index
             if 0 <= index < len(self._blocks):
                 self._blocks[index].stopped = True
-        elif t is MessageDeltaEvent:
-            self._message_delta(event)  # type: ignore[arg-type]
-        elif t is MessageStopEvent:
+        elif type(event) is MessageDeltaEvent:
+            self._message_delta(event)
+        elif type(event) is MessageStopEvent:
             self.done = True
 
     def _begin(self, event: MessageStartEvent) -> None:
@@ -365,28 +364,27 @@ class MessageAccumulator:
         except IndexError:
             state = self._block(event.index)  # raises the EventOrderError
         delta = event.delta
-        dt = type(delta)
         start = state.start
-        if dt is TextDelta:
+        if type(delta) is TextDelta:
             if type(start) is TextBlock:
                 parts = state.parts  # _Parts.append, inlined: this is most of a long stream
-                parts.items.append(delta.text)  # type: ignore[union-attr]
+                parts.items.append(delta.text)
                 if len(parts.items) >= _SEAL:
                     parts.seal()
-        elif dt is InputJSONDelta:
+        elif type(delta) is InputJSONDelta:
             if isinstance(start, TOOL_INPUT_BLOCKS):
-                state.json.append(delta.partial_json)  # type: ignore[union-attr]
-        elif dt is ThinkingDelta:
+                state.json.append(delta.partial_json)
+        elif type(delta) is ThinkingDelta:
             if type(start) is ThinkingBlock:
-                state.parts.append(delta.thinking)  # type: ignore[union-attr]
-        elif dt is SignatureDelta:
+                state.parts.append(delta.thinking)
+        elif type(delta) is SignatureDelta:
             if type(start) is ThinkingBlock:
-                state.signature = delta.signature  # type: ignore[union-attr]
-        elif dt is CitationsDelta:
+                state.signature = delta.signature
+        elif type(delta) is CitationsDelta:
             if type(start) is TextBlock:
-                state.citations.append(delta.citation)  # type: ignore[union-attr]
-        elif dt is CompactionDelta and type(start) is CompactionBlock:
-            state.compaction = delta  # type: ignore[assignment]
+                state.citations.append(delta.citation)
+        elif type(delta) is CompactionDelta and type(start) is CompactionBlock:
+            state.compaction = delta
 
     def _message_delta(self, event: MessageDeltaEvent) -> None:
         d = event.delta

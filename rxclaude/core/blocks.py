@@ -263,9 +263,10 @@ def block_from_dict(d: dict[str, Any]) -> ContentBlock:
         >>> block_from_dict({"type": "tool_use", "id": "t1", "name": "f", "input": {}}).name
         'f'
     """
-    cls = _BLOCKS.get(d.get("type"))  # type: ignore[arg-type]
+    kind = d.get("type")
+    cls = _BLOCKS.get(kind) if type(kind) is str else None  # a non-string type is unknown, not a crash
     if cls is None:
-        return UnknownBlock(str(d.get("type")), d)
+        return UnknownBlock(str(kind), d)
     return cls.from_dict(d)
 
 

@@ -132,9 +132,10 @@ def citation_from_dict(d: dict[str, Any]) -> Citation:
         >>> citation_from_dict({"type": "char_location", "cited_text": "x"}).cited_text
         'x'
     """
-    cls = _CITATIONS.get(d.get("type"))  # type: ignore[arg-type]
+    kind = d.get("type")
+    cls = _CITATIONS.get(kind) if type(kind) is str else None  # a non-string type is unknown, not a crash
     if cls is None:
-        return UnknownCitation(str(d.get("type")), d)
+        return UnknownCitation(str(kind), d)
     return cls.from_dict(d)
 
 

@@ -23,11 +23,16 @@ __all__ = ["PartialMode", "StringTracker", "last_string", "parse_partial_json", 
 
 PartialMode = Literal["on", "trailing-strings"]
 
-_jiter_from_json: Any
-try:  # pragma: no cover - depends on the environment
-    from jiter import from_json as _jiter_from_json
-except ImportError:  # pragma: no cover
-    _jiter_from_json = None
+
+def _import_jiter() -> Any:
+    try:  # pragma: no cover - depends on the environment
+        from jiter import from_json
+    except ImportError:  # pragma: no cover
+        return None
+    return from_json
+
+
+_jiter_from_json: Any = _import_jiter()
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -233,8 +238,9 @@ class _Parser:
         return value
 
     def ws(self) -> None:
-        m = _WS.match(self.s, self.i)
-        self.i = m.end()  # type: ignore[union-attr]
+        m = _WS.match(self.s, self.i)  # matches always (maybe empty)
+        if m is not None:
+            self.i = m.end()
 
     def value(self) -> Any:
         self.ws()
@@ -281,8 +287,8 @@ class _Parser:
 
     def string(self) -> str:
         s, start = self.s, self.i
-        m = _STRING_BODY.match(s, start + 1)
-        end = m.end()  # type: ignore[union-attr]
+        m = _STRING_BODY.match(s, start + 1)  # matches always (maybe empty)
+        end = m.end() if m is not None else start + 1
         if end < len(s) and s[end] == '"':
             self.i = end + 1
             return json.loads(s[start : end + 1])

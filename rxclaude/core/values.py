@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import MISSING, fields
-from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, cast
 
 __all__ = [
     "Timestamped",
@@ -58,6 +58,7 @@ class Value:
     """Shared JSON round-trip for the dataclasses below (fields + ``extra``)."""
 
     __slots__ = ()
+    extra: FrozenDict  # every subclass has the field: what the API sent that is not modelled
     _known: ClassVar[frozenset[str]] = frozenset()
     _optional: ClassVar[frozenset[str]] = frozenset()  # fields dropped from to_dict() when absent
 
@@ -79,12 +80,12 @@ class Value:
         """The JSON object this value stands for (a fresh, deep copy)."""
         out: dict[str, Any] = {}
         absent = getattr(self, "absent", ())
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(cast(Any, self)):  # every Value subclass is a dataclass
             name = f.name
             if name in ("extra", "absent") or name in absent:
                 continue
             out[name] = jsonify(getattr(self, name))
-        for k, v in self.extra.items():  # type: ignore[attr-defined]
+        for k, v in self.extra.items():
             out[k] = copy.deepcopy(v)
         return out
 
@@ -101,7 +102,7 @@ def jsonify(value: Any) -> Any:
 
 def finish(cls: type[V]) -> type[V]:
     """Record a value class's known and optional field names (class decorator, after ``@dataclass``)."""
-    all_fields = fields(cls)  # type: ignore[arg-type]
+    all_fields = fields(cast(Any, cls))
     names = {f.name for f in all_fields}
     cls._known = frozenset(names - {"extra", "type", "absent"})
     if "absent" in names:

@@ -130,12 +130,11 @@ def usage() -> Callable[[Observable[Event]], Observable[Usage]]:
 
         def on_next(event: Event) -> None:
             nonlocal current
-            t = type(event)
-            if t is MessageStartEvent:
-                current = event.message.usage  # type: ignore[union-attr]
+            if type(event) is MessageStartEvent:
+                current = event.message.usage
                 emit(current)
-            elif t is MessageDeltaEvent and current is not None:
-                current = merge_usage(current, event.usage)  # type: ignore[union-attr]
+            elif type(event) is MessageDeltaEvent and current is not None:
+                current = merge_usage(current, event.usage)
                 emit(current)
 
         return on_next, None

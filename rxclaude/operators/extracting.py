@@ -132,11 +132,10 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
         trailing = partial_mode == "trailing-strings"
 
         def on_next(event: Event) -> None:
-            t = type(event)
-            if t is ContentBlockDeltaEvent:
-                delta = event.delta  # type: ignore[union-attr]
+            if type(event) is ContentBlockDeltaEvent:
+                delta = event.delta
                 if type(delta) is InputJSONDelta:
-                    entry = open_blocks.get(event.index)  # type: ignore[union-attr]
+                    entry = open_blocks.get(event.index)
                     if entry is None:
                         return
                     fragment = delta.partial_json
@@ -168,14 +167,14 @@ def tool_input(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Even
                     if value != entry.last:
                         entry.last = value
                         emit(_value(entry.state, value, False))
-            elif t is ContentBlockStartEvent:
-                block = event.content_block  # type: ignore[union-attr]
+            elif type(event) is ContentBlockStartEvent:
+                block = event.content_block
                 if isinstance(block, TOOL_INPUT_BLOCKS):
-                    state = BlockState(event.index, block)  # type: ignore[union-attr]
+                    state = BlockState(event.index, block)
                     open_blocks[state.index] = _OpenInput(state, block.input)
                     emit(_value(state, block.input, False))
-            elif t is ContentBlockStopEvent:
-                entry = open_blocks.pop(event.index, None)  # type: ignore[union-attr]
+            elif type(event) is ContentBlockStopEvent:
+                entry = open_blocks.pop(event.index, None)
                 if entry is not None:
                     state, last = entry.state, entry.last
                     raw = state.json.join(len(state.json))
