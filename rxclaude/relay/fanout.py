@@ -3,7 +3,10 @@
 The upstream side (a :class:`~rxclaude.Relay`, or a node's reader for one stream) calls
 :meth:`Fanout.push` with encoded events; each viewer's writer (its aiohttp handler, in
 :meth:`Fanout.pump`) writes whatever its queue holds in one write, so the upstream never waits
-for a viewer. A viewer whose connection is blocked while ``client_queue`` writes wait for it is
+for a viewer. A viewer whose writer is parked (everything written, its connection's send buffer
+under 64 KiB) gets what one loop turn queued for it written straight into its connection at the
+end of the turn: one write per turn, no task switch, no timer.
+A viewer whose connection is blocked while ``client_queue`` writes wait for it is
 cut off (TCP abort) and may resume with ``Last-Event-ID``; one whose write stays blocked for
 ``write_timeout`` seconds is cut off too. Idle viewers get a ``: keep-alive`` comment.
 
@@ -26,12 +29,26 @@ from .wire import KEEPALIVE
 __all__ = ["Fanout", "Viewer"]
 
 _BATCH = 64 * 1024  # backlog bytes per write
+_DIRECT_LIMIT = 64 * 1024  # write directly while the connection's send buffer holds less than this
 
 
 class Viewer:
     """One streaming response: its queue of encoded events and its writer's state."""
 
-    __slots__ = ("app", "blocked", "dropped", "ending", "finished", "queue", "skip", "transport", "wake")
+    __slots__ = (
+        "app",
+        "blocked",
+        "chunked",
+        "dropped",
+        "ending",
+        "finished",
+        "idle",
+        "queue",
+        "sent",
+        "skip",
+        "transport",
+        "wake",
+    )
 
     def __init__(self, app: web.Application, transport: asyncio.Transport, skip: int = 0) -> None:
         self.app = app
@@ -43,6 +60,9 @@ class Viewer:
         self.dropped = False
         self.ending = False  # end the response once the queue is written
         self.skip = skip  # events up to this id are not for this viewer (it has them)
+        self.idle = False  # the writer is parked, the head is sent, the queue is empty: write directly
+        self.chunked = True  # the body uses chunked transfer coding (HTTP/1.1)
+        self.sent = False  # something was written directly since the writer parked (no keep-alive due)
 
 
 class Fanout:
@@ -67,6 +87,7 @@ class Fanout:
         self.served = 0
         self.dropped = 0
         self.max_queue = 0
+        self._direct: list[Viewer] = []  # parked viewers with events queued this loop turn
 
     def add(self, app: web.Application, transport: asyncio.Transport, skip: int = 0) -> Viewer:
         """Register a viewer: from now on it gets every pushed event (after ``skip``)."""
@@ -110,7 +131,36 @@ class Fanout:
         queue.append(data)
         if len(queue) > self.max_queue:
             self.max_queue = len(queue)
-        viewer.wake.set()
+        if not viewer.idle:
+            viewer.wake.set()
+        elif len(queue) == 1:  # a parked writer: written directly at the end of this loop turn
+            self._direct.append(viewer)
+            if len(self._direct) == 1:
+                asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write what this loop turn queued for parked viewers straight into their connections.
+
+        One write per viewer per turn (the events of one upstream read, or one log read), with
+        no task switch and no timer; a connection whose send buffer is over 64 KiB, or that is
+        closing, is left to its writer (and its timeouts and drop rule).
+        """
+        direct, self._direct = self._direct, []
+        for viewer in direct:
+            queue = viewer.queue
+            if not queue or viewer.dropped:
+                continue
+            transport = viewer.transport
+            if viewer.idle and not transport.is_closing() and transport.get_write_buffer_size() < _DIRECT_LIMIT:
+                data = b"".join(queue) if len(queue) > 1 else queue[0]
+                viewer.queue = []
+                if viewer.chunked:  # the framing aiohttp's writer uses
+                    transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+                else:
+                    transport.write(data)
+                viewer.sent = True
+            else:
+                viewer.wake.set()
 
     def end(self, tail: bytes = b"") -> None:
         """No event will follow: write ``tail`` (if any) to every viewer, then end every response."""
@@ -144,24 +194,35 @@ class Fanout:
             if viewer.dropped:
                 return
         keepalive = self.keepalive
+        viewer.chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        primed = start > 0  # aiohttp sends the head with the first body bytes: direct writes only after
         while not viewer.dropped:
             queue = viewer.queue
             if queue:
                 viewer.queue = []
                 await self.write(response, viewer, b"".join(queue) if len(queue) > 1 else queue[0])
+                primed = True
                 continue
             if self.done or viewer.ending:
                 await response.write_eof()
                 return
             viewer.wake.clear()
-            if keepalive is None:
-                await viewer.wake.wait()
-                continue
+            viewer.idle = primed
             try:
+                if keepalive is None:
+                    await viewer.wake.wait()
+                    continue
                 async with asyncio.timeout(keepalive):
                     await viewer.wake.wait()
             except TimeoutError:
+                if viewer.sent:  # events went out directly meanwhile: not idle
+                    viewer.sent = False
+                    continue
+                viewer.idle = False
                 await self.write(response, viewer, KEEPALIVE)
+                primed = True
+            finally:
+                viewer.idle = False
 
     async def write(self, response: web.StreamResponse, viewer: Viewer, data: bytes) -> None:
         """One write; a viewer blocked for ``write_timeout`` is cut off (``ConnectionResetError``)."""
