@@ -51,6 +51,7 @@ from rxclaude.core.errors import (
     ModelIdError,
     ModelStreamError,
     NotFoundError,
+    OutputValidationError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
@@ -80,6 +81,7 @@ from rxclaude.core.errors import (
 from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame
 from rxclaude.core.message import Message, ToolInput, Usage
+from rxclaude.core.output import PartialOutput, output_format
 from rxclaude.core.parse import parse_frame
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.files import FileDeleted, FileMetadata, FilePage, Files
@@ -87,6 +89,7 @@ from rxclaude.operators.buffering import BufferStats
 from rxclaude.relay import EventLog, MemoryLog, Publication, Relay, RelayNode, make_token, publish
 from rxclaude.sinks import SinkHandle, aiter
 from rxclaude.stream import MessageStream
+from rxclaude.sync import SyncClient, SyncMessageStream
 from rxclaude.transport.base import Response, Timeouts
 from rxclaude.transport.replay import replay
 from rxclaude.version import __version__
@@ -141,7 +144,9 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
+    "PartialOutput",
     "PermissionDeniedError",
     "Publication",
     "RateLimitError",
@@ -161,6 +166,8 @@ __all__ = [
     "StreamFormatError",
     "StreamIdError",
     "StreamStalledError",
+    "SyncClient",
+    "SyncMessageStream",
     "Timeouts",
     "TokenError",
     "TooManyImagesError",
@@ -181,6 +188,7 @@ __all__ = [
     "error_from_body",
     "make_token",
     "operators",
+    "output_format",
     "parse_frame",
     "publish",
     "replay",

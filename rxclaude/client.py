@@ -79,6 +79,7 @@ class Client:
         timeouts: connect / first byte / idle (pings count) / total, see :class:`Timeouts`.
         provider: another backend (Bedrock, Vertex) instead of the first-party API.
         session: an aiohttp session to use (you close it); by default one pooled session.
+        transport: the transport instead, e.g. :class:`~rxclaude.transport.mock.MockTransport` (no socket).
         validate: check images, documents and request size before sending (typed errors).
 
     Example::
@@ -101,6 +102,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         provider: Provider | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         validate: bool = True,
     ) -> None:
         self.provider: Provider = provider or AnthropicProvider(
@@ -114,7 +116,7 @@ class Client:
         self.retry = RetryPolicy(max_retries=max_retries)
         self.timeouts = timeouts or Timeouts()
         self.validate = validate
-        self.transport = Transport(session)
+        self.transport = transport if transport is not None else Transport(session)
         self.messages = Messages(self)
         self.files = Files(self)
 

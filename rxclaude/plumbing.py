@@ -12,14 +12,27 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from reactivex import ConnectableObservable, Observable, abc
 from reactivex.observer import AutoDetachObserver
 
+from rxclaude.core.events import Event
 from rxclaude.core.frame import Frame, FrameObserver, FrameSink
+from rxclaude.core.parse import delta_event
 
-__all__ = ["Broadcast", "DirectObservable", "FrameSource", "Once", "broadcast", "clock"]
+__all__ = [
+    "Broadcast",
+    "BroadcastConnectable",
+    "DirectObservable",
+    "EventBroadcast",
+    "EventSource",
+    "FrameSource",
+    "Once",
+    "PlainObserver",
+    "broadcast",
+    "clock",
+]
 
 _T = TypeVar("_T")
 
@@ -231,6 +244,124 @@ class Broadcast(DirectObservable[_T], abc.SubjectBase[_T], Generic[_T]):
                 _report(e)
 
 
+class PlainObserver(Protocol):
+    """An observer of events that also takes a plain text or thinking delta as its three values,
+    ``on_plain(index, text, is_thinking)``, instead of the two event objects it stands for
+    (``delta_event`` builds them). The lean lane of the operators: see :class:`EventSource`."""
+
+    def on_plain(self, index: int, text: str, thinking: bool, /) -> None: ...
+
+    def on_next(self, event: Event, /) -> None: ...
+
+    def on_error(self, error: Exception, /) -> None: ...
+
+    def on_completed(self) -> None: ...
+
+
+class EventSource(DirectObservable[Event]):
+    """An ``Observable[Event]`` that can hand plain deltas to a :class:`PlainObserver` without
+    building their events: ``ops.parse()`` of ``ops.frames()``, and a broadcast of one.
+
+    Operators that only want the text or the message (``text()``, ``thinking()``, ``message()``,
+    ``usage()``, ``stop_reason()``) attach with :meth:`attach_plain`; every other subscriber gets
+    the events as usual.
+    """
+
+    def attach_plain(self, observer: PlainObserver, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        """Subscribe ``observer`` as it is, plain deltas through its ``on_plain``."""
+        raise NotImplementedError
+
+
+class EventBroadcast(EventSource, abc.SubjectBase[Event]):
+    """:class:`Broadcast` for events, with the plain lane: a plain delta goes to each
+    :class:`PlainObserver` as it is, and its event is built once, only if another subscriber wants it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: tuple[
+            tuple[abc.ObserverBase[Event] | PlainObserver, Callable[[int, str, bool], None] | None], ...
+        ]
+        self._entries = ()
+        self._done = False
+        self._error: Exception | None = None
+
+    def _add(
+        self, observer: abc.ObserverBase[Event] | PlainObserver, plain: Callable[[int, str, bool], None] | None
+    ) -> abc.DisposableBase:
+        if self._done:
+            if self._error is not None:
+                observer.on_error(self._error)
+            else:
+                observer.on_completed()
+            return Once()
+        entry = (observer, plain)
+        self._entries = (*self._entries, entry)
+
+        def dispose() -> None:
+            self._entries = tuple(e for e in self._entries if e is not entry)
+
+        return Once(dispose)
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self._add(observer, None)
+
+    def attach_plain(self, observer: PlainObserver, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        return self._add(observer, observer.on_plain)
+
+    def on_plain(self, index: int, text: str, thinking: bool) -> None:
+        event: Event | None = None
+        for entry in self._entries:
+            observer, plain = entry
+            try:
+                if plain is not None:
+                    plain(index, text, thinking)
+                else:
+                    if event is None:
+                        event = delta_event((index, text, thinking))
+                    observer.on_next(event)
+            except Exception as e:  # one failing subscriber must not break the others
+                self._drop(entry, e)
+
+    def on_next(self, value: Event) -> None:
+        for entry in self._entries:
+            try:
+                entry[0].on_next(value)
+            except Exception as e:
+                self._drop(entry, e)
+
+    def _drop(self, entry: tuple[Any, Any], error: Exception) -> None:
+        self._entries = tuple(e for e in self._entries if e is not entry)
+        try:
+            entry[0].on_error(error)
+        except Exception:  # pragma: no cover - an observer whose on_error raises too
+            pass
+
+    def on_error(self, error: Exception) -> None:
+        if self._done:
+            return
+        self._done, self._error = True, error
+        entries, self._entries = self._entries, ()
+        for observer, _ in entries:
+            try:
+                observer.on_error(error)
+            except Exception as e:
+                if e is not error:
+                    _report(e)
+
+    def on_completed(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        entries, self._entries = self._entries, ()
+        for observer, _ in entries:
+            try:
+                observer.on_completed()
+            except Exception as e:
+                _report(e)
+
+
 def _report(error: Exception) -> None:
     """Hand an exception raised by a subscriber's terminal callback to the loop's handler."""
     try:
@@ -251,23 +382,38 @@ def broadcast() -> Callable[[Observable[_T]], ConnectableObservable[_T]]:
     """
 
     def operator(source: Observable[_T]) -> ConnectableObservable[_T]:
-        return _Connectable(source, Broadcast())
+        if isinstance(source, EventSource):  # events with the plain lane: keep it through the hub
+            return cast(ConnectableObservable[_T], BroadcastConnectable(source, EventBroadcast()))
+        return BroadcastConnectable(source, Broadcast())
 
     return operator
 
 
-class _Connectable(ConnectableObservable[_T]):
-    """``connect()`` attaches the :class:`Broadcast` to a :class:`DirectObservable` source as it is:
-    the hub already ignores values after its end and keeps one subscriber's error from the others."""
+class BroadcastConnectable(ConnectableObservable[_T]):
+    """What :func:`broadcast` returns. ``connect()`` attaches the hub to a :class:`DirectObservable`
+    source as it is (the hub already ignores values after its end and keeps one subscriber's error
+    from the others), an :class:`EventBroadcast` to an :class:`EventSource` through the plain lane.
 
-    subject: Broadcast[_T]
+    The hub is exposed as ``connectable.hub``; a subscription to the connectable goes to it."""
+
+    def __init__(self, source: Observable[_T], hub: Broadcast[_T] | EventBroadcast) -> None:
+        super().__init__(source, cast(abc.SubjectBase[_T], hub))
+        self.hub = hub
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return cast(DirectObservable[_T], self.hub).attach(observer, scheduler)
 
     def connect(self, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase | None:
-        source = self.source
+        source, hub = self.source, self.hub
         if self.has_subscription or not isinstance(source, DirectObservable):
             return super().connect(scheduler)
         self.has_subscription = True
-        upstream = source.attach(self.subject, scheduler)
+        if isinstance(hub, EventBroadcast) and isinstance(source, EventSource):
+            upstream = source.attach_plain(hub, scheduler)
+        else:
+            upstream = source.attach(cast(abc.ObserverBase[_T], hub), scheduler)
 
         def dispose() -> None:
             self.has_subscription = False

@@ -4,6 +4,8 @@
 * :mod:`~rxclaude.core.parse`: frame -> typed event.
 * :mod:`~rxclaude.core.accumulate`: events -> the message, linear in the bytes received.
 * :mod:`~rxclaude.core.partial_json`: JSON prefixes (streamed tool input).
+* :mod:`~rxclaude.core.json_builder`: JSON built as its text arrives, linear (structured output);
+  :mod:`~rxclaude.core.output`: its request format and validation (pydantic, jsonschema: lazily).
 * The values, one module per noun: :mod:`~rxclaude.core.frame`, :mod:`~rxclaude.core.events`,
   :mod:`~rxclaude.core.blocks`, :mod:`~rxclaude.core.deltas`, :mod:`~rxclaude.core.citations`,
   :mod:`~rxclaude.core.message`, on the shared base :mod:`~rxclaude.core.values`.

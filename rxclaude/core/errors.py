@@ -9,6 +9,7 @@
     │   ├── MalformedEventError              a frame whose data is not the JSON its event needs
     │   └── EventOrderError                  events out of order (e.g. no ``message_start`` first)
     ├── ToolInputError (ValueError)          a tool block's ``partial_json`` is not valid JSON
+    ├── OutputValidationError (ValueError)   a structured output is not JSON, or not of its schema
     ├── BufferOverflowError                  a consumer fell ``maxsize`` values behind (overflow="error")
     ├── UnsupportedFeatureError (NotImplementedError)  not on this provider (the Files API on Bedrock)
     ├── IncompleteStreamError                ended before ``message_stop``; carries ``.partial``
@@ -95,6 +96,7 @@ __all__ = [
     "ModelIdError",
     "ModelStreamError",
     "NotFoundError",
+    "OutputValidationError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -176,6 +178,21 @@ class ToolInputError(RxClaudeError, ValueError):
         super().__init__(message)
         self.index = index
         self.json = json
+
+
+class OutputValidationError(RxClaudeError, ValueError):
+    """A structured output (a JSON reply, or a strict tool's input) is not valid JSON, ended
+    before its value did, or does not match its schema.
+
+    ``raw`` is the whole text received; ``value`` the parsed JSON (``None`` if it did not
+    parse); ``errors`` one line per problem the validator found.
+    """
+
+    def __init__(self, message: str, *, raw: str, value: Any = None, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.value = value
+        self.errors = errors
 
 
 class BufferOverflowError(RxClaudeError):

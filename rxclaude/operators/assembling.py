@@ -12,7 +12,7 @@ from rxclaude.core.errors import IncompleteStreamError, RxClaudeError
 from rxclaude.core.events import ContentBlockStopEvent, Event, MessageDeltaEvent, MessageStartEvent
 from rxclaude.core.message import Message, Usage
 from rxclaude.core.partial_json import PartialMode
-from rxclaude.operators.lifting import Lifted, Stage, lift
+from rxclaude.operators.lifting import Lifted, PlainStage, lift, lift_events
 
 __all__ = ["blocks", "message", "snapshots", "stop_reason", "usage"]
 
@@ -60,7 +60,7 @@ def message(*, partial_mode: PartialMode = "on") -> Callable[[Observable[Event]]
     return operator
 
 
-class _MessageStage(Stage[Event]):
+class _MessageStage(PlainStage):
     """:func:`message`'s subscription: the accumulator, and the partial message on every failure."""
 
     __slots__ = ("_acc",)
@@ -77,7 +77,7 @@ class _MessageStage(Stage[Event]):
                 observer.on_next(final)
                 observer.on_completed()
 
-        super().__init__(observer, step, self._incomplete)
+        super().__init__(observer, step, self._incomplete, acc.feed_text)
 
     def _partial(self) -> Message | None:
         try:
@@ -139,7 +139,7 @@ def usage() -> Callable[[Observable[Event]], Observable[Usage]]:
 
         return on_next, None
 
-    return lift(setup)
+    return lift_events(setup)
 
 
 def stop_reason() -> Callable[[Observable[Event]], Observable[str]]:
@@ -158,4 +158,4 @@ def stop_reason() -> Callable[[Observable[Event]], Observable[str]]:
 
         return on_next, None
 
-    return lift(setup)
+    return lift_events(setup)

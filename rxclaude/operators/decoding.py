@@ -13,7 +13,7 @@ from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.parse import delta_event, error_for, parse_frame, parse_lean
 from rxclaude.core.sse import SSEDecoder
 from rxclaude.operators.lifting import Stage, lift
-from rxclaude.plumbing import DirectObservable, FrameSource
+from rxclaude.plumbing import EventSource, FrameSource, PlainObserver
 
 __all__ = ["frames", "parse"]
 
@@ -85,9 +85,10 @@ def _parse_frames(observer: abc.ObserverBase[Event]) -> tuple[Callable[[Frame], 
     return on_next, None
 
 
-class _ParsedFrames(DirectObservable[Event]):
+class _ParsedFrames(EventSource):
     """``parse()`` of a :class:`~rxclaude.plumbing.FrameSource`: attached to it as a
-    :class:`~rxclaude.core.frame.FrameSink`, so frames come as their fields and none is built."""
+    :class:`~rxclaude.core.frame.FrameSink`, so frames come as their fields and none is built; a
+    :class:`~rxclaude.plumbing.PlainObserver` gets plain deltas without their events either."""
 
     def __init__(self, source: FrameSource) -> None:
         super().__init__()
@@ -96,17 +97,22 @@ class _ParsedFrames(DirectObservable[Event]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        sink = _ParseSink(observer)
+        sink = _ParseSink(observer, None)
+        return sink.stage.hold(self._source.attach_sink(sink, scheduler))
+
+    def attach_plain(self, observer: PlainObserver, scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        sink = _ParseSink(cast(abc.ObserverBase[Event], observer), observer.on_plain)
         return sink.stage.hold(self._source.attach_sink(sink, scheduler))
 
 
 class _ParseSink:
     """A :class:`~rxclaude.core.frame.FrameSink` that types each frame and passes its event on."""
 
-    __slots__ = ("_emit", "stage")
+    __slots__ = ("_emit", "_plain", "stage")
 
-    def __init__(self, observer: abc.ObserverBase[Event]) -> None:
+    def __init__(self, observer: abc.ObserverBase[Event], plain: Callable[[int, str, bool], None] | None) -> None:
         self._emit = observer.on_next
+        self._plain = plain
         step, _ = _parse_frames(observer)
         self.stage: Stage[Frame] = Stage(observer, step, None)  # the guard, the end, and Frames
 
@@ -117,7 +123,11 @@ class _ParseSink:
         try:
             parsed = parse_lean(event, data, id, retry)
             if isinstance(parsed, tuple):
-                self._emit(delta_event(parsed))
+                plain = self._plain
+                if plain is not None:
+                    plain(*parsed)
+                else:
+                    self._emit(delta_event(parsed))
             elif type(parsed) is ErrorEvent:
                 raise error_for(parsed)
             else:

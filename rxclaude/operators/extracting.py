@@ -17,7 +17,7 @@ from rxclaude.core.deltas import CitationsDelta, Delta, InputJSONDelta, TextDelt
 from rxclaude.core.events import ContentBlockDeltaEvent, ContentBlockStartEvent, ContentBlockStopEvent, Event
 from rxclaude.core.message import ToolInput
 from rxclaude.core.partial_json import PartialMode, StringTracker, last_string, split_string_body, with_last_string
-from rxclaude.operators.lifting import lift
+from rxclaude.operators.lifting import lift, lift_plain
 
 __all__ = ["citations", "deltas", "of_type", "text", "thinking", "tool_input"]
 
@@ -27,8 +27,12 @@ def _pluck(
 ) -> Callable[[Observable[Event]], Observable[Any]]:
     """One field of every ``content_block_delta`` whose delta is exactly ``delta_type``."""
     get = attrgetter(field)
+    wants_thinking = delta_type is ThinkingDelta
+    plain_too = delta_type is TextDelta or wants_thinking  # plain deltas carry this field
 
-    def setup(observer: abc.ObserverBase[Any]) -> tuple[Callable[[Event], None], None]:
+    def setup(
+        observer: abc.ObserverBase[Any],
+    ) -> tuple[Callable[[Event], None], None, Callable[[int, str, bool], None]]:
         emit = observer.on_next
 
         def on_next(event: Event) -> None:
@@ -39,9 +43,13 @@ def _pluck(
                     if value or not skip_empty:
                         emit(value)
 
-        return on_next, None
+        def on_plain(index: int, text: str, thinking: bool) -> None:
+            if plain_too and thinking is wants_thinking and (text or not skip_empty):
+                emit(text)
 
-    return lift(setup)
+        return on_next, None, on_plain
+
+    return lift_plain(setup)
 
 
 def text() -> Callable[[Observable[Event]], Observable[str]]:

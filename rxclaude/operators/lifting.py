@@ -9,13 +9,14 @@ runs the optional flush first. ``transform`` is the user-facing form of the same
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from reactivex import Observable, abc
 
-from rxclaude.plumbing import DirectObservable, Once
+from rxclaude.core.events import Event
+from rxclaude.plumbing import BroadcastConnectable, DirectObservable, EventSource, Once
 
-__all__ = ["Emit", "Lifted", "Stage", "lift", "transform"]
+__all__ = ["Emit", "Lifted", "PlainStage", "Stage", "lift", "lift_events", "lift_plain", "transform"]
 
 _A = TypeVar("_A")
 _B = TypeVar("_B")
@@ -70,6 +71,8 @@ class Stage(abc.ObserverBase[_A]):
 
     def subscribe_to(self, source: Observable[_A], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         """Subscribe to ``source`` (attached as it is to a ``DirectObservable``); dispose to stop."""
+        if isinstance(source, BroadcastConnectable):
+            source = cast(Observable[_A], source.hub)  # what subscribing to it does, without its wrapper
         if isinstance(source, DirectObservable):
             return self.hold(source.attach(self, scheduler))
         return self.hold(source.subscribe(self, scheduler=scheduler))
@@ -119,6 +122,40 @@ class Stage(abc.ObserverBase[_A]):
             upstream.dispose()
 
 
+class PlainStage(Stage[Event]):
+    """A :class:`Stage` of events that also takes plain text and thinking deltas as their values
+    (:class:`~rxclaude.plumbing.PlainObserver`): from an :class:`~rxclaude.plumbing.EventSource` it
+    gets them without their events being built. ``plain(index, text, is_thinking)`` is its step for them.
+    """
+
+    __slots__ = ("_plain",)
+
+    def __init__(
+        self,
+        observer: abc.ObserverBase[Any],
+        step: Callable[[Event], None],
+        finish: Callable[[], None] | None,
+        plain: Callable[[int, str, bool], None],
+    ) -> None:
+        super().__init__(observer, step, finish)
+        self._plain = plain
+
+    def on_plain(self, index: int, text: str, thinking: bool) -> None:
+        if self.stopped:
+            return
+        try:
+            self._plain(index, text, thinking)
+        except Exception as e:
+            self.fail(e)
+
+    def subscribe_to(self, source: Observable[Event], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+        if isinstance(source, BroadcastConnectable):
+            source = source.hub
+        if isinstance(source, EventSource):
+            return self.hold(source.attach_plain(self, scheduler))
+        return super().subscribe_to(source, scheduler)
+
+
 class Lifted(DirectObservable[_B], Generic[_A, _B]):
     """The Observable a :func:`lift` operator returns: a new :class:`Stage` per subscription.
 
@@ -139,6 +176,50 @@ class Lifted(DirectObservable[_B], Generic[_A, _B]):
             observer.on_error(e)
             return Once()
         return stage.subscribe_to(self._source, scheduler)
+
+
+def lift_plain(
+    setup: Callable[
+        [abc.ObserverBase[_B]],
+        tuple[Callable[[Event], None], Callable[[], None] | None, Callable[[int, str, bool], None]],
+    ],
+) -> Callable[[Observable[Event]], Observable[_B]]:
+    """:func:`lift` for an operator of events that also takes plain text and thinking deltas as
+    ``(index, text, is_thinking)``: ``setup(observer) -> (on_next, on_completed_or_None, on_plain)``.
+
+    From ``ops.parse()`` of ``ops.frames()`` (or a broadcast of it) those deltas then reach
+    ``on_plain`` without their two event objects being built; from any other source they come as
+    events to ``on_next``, so ``on_next`` must handle them too.
+
+    Example:
+        >>> def chars(): return lift_plain(lambda obs: (lambda e: None, None, lambda i, t, th: obs.on_next(len(t))))
+    """
+
+    def stage(observer: abc.ObserverBase[_B]) -> Stage[Event]:
+        step, finish, plain = setup(observer)
+        return PlainStage(observer, step, finish, plain)
+
+    def operator(source: Observable[Event]) -> Observable[_B]:
+        lifted: Lifted[Event, _B] = Lifted(source, stage)
+        return lifted
+
+    return operator
+
+
+def _ignore_plain(index: int, text: str, thinking: bool) -> None:
+    """The plain lane of an operator that has no use for text or thinking deltas."""
+
+
+def lift_events(
+    setup: Callable[[abc.ObserverBase[_B]], tuple[Callable[[Event], None], Callable[[], None] | None]],
+) -> Callable[[Observable[Event]], Observable[_B]]:
+    """:func:`lift` for an operator of events that ignores text and thinking deltas (usage, stop
+    reason, citations...): from an ``EventSource`` it takes the plain lane and builds nothing for them.
+
+    Example:
+        >>> def stops(): return lift_events(lambda obs: (lambda e: e.type == "message_stop" and obs.on_next(e), None))
+    """
+    return lift_plain(lambda observer: (*setup(observer), _ignore_plain))
 
 
 def transform(

@@ -41,6 +41,7 @@ from rxclaude.testing.sse import (
     synthesize_events,
     synthesize_frames,
 )
+from rxclaude.testing.structured import check_structured, json_pieces
 from rxclaude.testing.vertex import VERTEX_EVENT, MockVertexServer, VertexMockState, add_vertex_routes, sse_from_events
 
 __all__ = [
@@ -72,8 +73,10 @@ __all__ = [
     "accumulate",
     "add_bedrock_routes",
     "add_vertex_routes",
+    "check_structured",
     "events_from_sse",
     "frame_event",
+    "json_pieces",
     "make_id",
     "parse_sse",
     "request_text",

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from rxclaude.testing.sse import accumulate, events_from_sse, split_frames, sse_bytes, synthesize_frames
+from rxclaude.testing.structured import json_pieces
 
 __all__ = ["DEFAULT_ERROR_MESSAGES", "ERROR_STATUS", "ERROR_TYPES", "Faults", "Reply", "request_text"]
 
@@ -228,6 +229,29 @@ class Reply:
             )
 
         return cls(render=render, label="text")
+
+    @classmethod
+    def structured(
+        cls,
+        value: Any = None,
+        *,
+        raw: str | None = None,
+        stop_reason: str | None = None,
+        output_tokens: int | None = None,
+    ) -> Reply:
+        """A structured-output reply: one text block streaming ``value`` as JSON in short pieces
+        (or ``raw``, any text, e.g. invalid or cut-off JSON). The request's ``output_config``
+        is checked as the API does (see :func:`~rxclaude.testing.structured.check_structured`).
+
+        Example::
+
+            Reply.structured({"city": "Paris", "temperature": 21})
+            Reply.structured(raw='{"city": "Par', stop_reason="max_tokens")
+        """
+        text = raw if raw is not None else orjson.dumps(value).decode()
+        return dataclasses.replace(
+            cls.text(json_pieces(text), stop_reason=stop_reason, output_tokens=output_tokens), label="structured"
+        )
 
     @classmethod
     def echo(cls, fallback: str = "Hello from the rxclaude mock server!") -> Reply:

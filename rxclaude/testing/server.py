@@ -31,6 +31,7 @@ from rxclaude.testing.files import MockFiles
 from rxclaude.testing.recorded import RecordedRequest
 from rxclaude.testing.replies import DEFAULT_ERROR_MESSAGES, ERROR_STATUS, Faults, Reply
 from rxclaude.testing.sse import PING_FRAME, accumulate, events_from_sse, frame_event, make_id
+from rxclaude.testing.structured import check_structured
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -290,6 +291,13 @@ class MockServer:
     def open_streams(self) -> int:
         """How many streamed responses are being written right now."""
         return self._open_streams
+
+    @property
+    def open_connections(self) -> int:
+        """How many client TCP connections the server holds open right now (kept-alive ones too)."""
+        runner = self._runner
+        server = runner.server if runner is not None else None
+        return len(server.connections) if server is not None else 0
 
     @property
     def last_request(self) -> RecordedRequest:
@@ -588,7 +596,7 @@ class MockServer:
             )
         if not isinstance(body, dict):
             return self.error_response(record, 400, "invalid_request_error", "Input should be a valid dictionary")
-        problem = _validate(body, fields) or self.files.check_content(body)
+        problem = _validate(body, fields) or check_structured(body) or self.files.check_content(body)
         if problem is not None:
             return self.error_response(record, 400, "invalid_request_error", problem)
         return None

@@ -35,31 +35,30 @@ from rxclaude.core.errors import (
     StreamStalledError,
     TotalTimeoutError,
     TransportError,
+    UnsupportedFeatureError,
 )
 from rxclaude.core.frame import Frame, FrameObserver, FrameSink
 from rxclaude.core.retry import RetryPolicy
 from rxclaude.plumbing import FrameSource, Once
-from rxclaude.transport.base import Response, Timeouts
+from rxclaude.transport.base import Exchange, HTTPResponse, Response, Timeouts
 from rxclaude.transport.providers.base import FieldsDecoder, FrameDecoder, Provider, PushDecoder
 
-__all__ = ["Response", "Timeouts", "Transport"]
+__all__ = ["AiohttpExchange", "Transport"]
 
 _EAGER = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
 
 
-class Transport:
-    """A pooled aiohttp session that turns provider requests into cold frame Observables.
+class AiohttpExchange:
+    """The :class:`~rxclaude.transport.base.Exchange` over a pooled aiohttp session.
 
     Example:
-        >>> transport = Transport()                     # doctest: +SKIP
-        >>> frames = transport.frames(provider, params)  # doctest: +SKIP
+        >>> exchange = AiohttpExchange()  # doctest: +SKIP
     """
 
     def __init__(self, session: aiohttp.ClientSession | None = None, *, limit: int = 100) -> None:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
-        self._tasks: set[asyncio.Task[None]] = set()
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -79,6 +78,82 @@ class Transport:
         self._session_loop = loop
         return self._session
 
+    async def send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
+    ) -> HTTPResponse:
+        timeout = _client_timeout(timeouts.connect)
+        if type(headers) is not dict:
+            headers = dict(headers)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                response = await self.session.request(
+                    method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+                )
+        except TimeoutError as e:
+            if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
+                timeouts.connect is not None and "connect" in str(e).lower()
+            ):
+                raise ConnectTimeoutError(
+                    f"could not connect within {timeouts.connect}s", timeout=timeouts.connect
+                ) from None
+            waited = time.monotonic() - started
+            raise FirstByteTimeoutError(
+                f"no response within first_byte={timeouts.first_byte}s (waited {waited:.1f}s)",
+                timeout=timeouts.first_byte,
+            ) from None
+        except aiohttp.ClientConnectorError as e:
+            raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
+        except aiohttp.ClientError as e:
+            raise ConnectionLostError(f"connection failed before the response: {e}") from None
+        return _AiohttpResponse(response)
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._owns_session:
+            if not self._session.closed:
+                await self._session.close()
+            self._session = None  # a new pool on next use; a session you gave us stays yours
+
+
+class _AiohttpResponse:
+    """An aiohttp response as an :class:`~rxclaude.transport.base.HTTPResponse`."""
+
+    __slots__ = ("close", "headers", "read_chunk", "release", "response", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.status = response.status
+        self.headers = response.headers
+        self.read_chunk = response.content.readany
+        self.release = response.release
+        self.close = response.close
+
+
+class Transport:
+    """Turns provider requests into cold frame Observables, over an :class:`~rxclaude.transport.base.Exchange`
+    (by default :class:`AiohttpExchange`, a pooled aiohttp session).
+
+    Example:
+        >>> transport = Transport()                     # doctest: +SKIP
+        >>> frames = transport.frames(provider, params)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession | None = None, *, limit: int = 100, exchange: Exchange | None = None
+    ) -> None:
+        self.exchange: Exchange = exchange if exchange is not None else AiohttpExchange(session, limit=limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session (the Files API's REST calls share its pool)."""
+        if not isinstance(self.exchange, AiohttpExchange):
+            raise UnsupportedFeatureError(
+                f"this transport ({type(self.exchange).__name__}) has no aiohttp session: "
+                "the Files API needs the HTTP transport"
+            )
+        return self.exchange.session
+
     @property
     def open_requests(self) -> int:
         """How many request tasks are running now (0 after every stream ended or was cancelled)."""
@@ -90,10 +165,7 @@ class Transport:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None and self._owns_session:
-            if not self._session.closed:
-                await self._session.close()
-            self._session = None  # a new pool on next use; a session you gave us stays yours
+        await self.exchange.aclose()
 
     def frames(
         self,
@@ -229,7 +301,9 @@ class Transport:
             while True:
                 request = await provider.build_request(params, betas=betas, path=path, body=body)
                 try:
-                    response = await self._send(request.method, request.url, request.headers, request.body, timeouts)
+                    response = await self.exchange.send(
+                        request.method, request.url, request.headers, request.body, timeouts
+                    )
                 except (TransportError, ConnectionError) as e:
                     if retries < retry.max_retries and not isinstance(e, TotalTimeoutError):
                         failures.append(e)
@@ -261,45 +335,14 @@ class Transport:
         finally:
             del observer, sink, on_response  # (see _run)
 
-    async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts
-    ) -> aiohttp.ClientResponse:
-        timeout = _client_timeout(timeouts.connect)
-        if type(headers) is not dict:
-            headers = dict(headers)
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(timeouts.first_byte):
-                return await self.session.request(
-                    method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
-                )
-        except TimeoutError as e:
-            if isinstance(e, (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError)) or (
-                timeouts.connect is not None and "connect" in str(e).lower()
-            ):
-                raise ConnectTimeoutError(
-                    f"could not connect within {timeouts.connect}s", timeout=timeouts.connect
-                ) from None
-            waited = time.monotonic() - started
-            raise FirstByteTimeoutError(
-                f"no response within first_byte={timeouts.first_byte}s (waited {waited:.1f}s)",
-                timeout=timeouts.first_byte,
-            ) from None
-        except aiohttp.ClientConnectorError as e:
-            raise ConnectError(f"cannot connect to {e.host}:{e.port}: {e.os_error}") from None
-        except aiohttp.ClientError as e:
-            raise ConnectionLostError(f"connection failed before the response: {e}") from None
-
-    async def _read_error_body(
-        self, response: aiohttp.ClientResponse, timeouts: Timeouts, limit: int = 1 << 20
-    ) -> bytes:
+    async def _read_error_body(self, response: HTTPResponse, timeouts: Timeouts, limit: int = 1 << 20) -> bytes:
         """The error body, whole (up to ``limit`` bytes); what arrived if it fails or stalls."""
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(timeouts.idle):
                 while size < limit:
-                    chunk = await response.content.read(limit - size)
+                    chunk = await response.read_chunk()
                     if not chunk:
                         break
                     chunks.append(chunk)
@@ -310,7 +353,7 @@ class Transport:
 
     async def _pump(
         self,
-        response: aiohttp.ClientResponse,
+        response: HTTPResponse,
         provider: Provider,
         timeouts: Timeouts,
         observer: FrameObserver,
@@ -326,7 +369,7 @@ class Transport:
         else:
             feed = _pushing(decoder, observer.on_next)
 
-        read = response.content.readany
+        read = response.read_chunk
         watchdog = _IdleWatchdog(timeouts.idle) if timeouts.idle is not None else None
         try:
             while True:
