@@ -274,7 +274,7 @@ async def test_a_client_that_never_reads_is_dropped_without_slowing_anyone(
         loop = asyncio.get_running_loop()
         try:
             await loop.sock_connect(stuck, (host, int(port)))
-            await loop.sock_sendall(stuck, b"GET /events HTTP/1.1\r\nHost: relay\r\n\r\n")
+            await loop.sock_sendall(stuck, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             await until(lambda: relay.stats.clients == 1)
             fast = asyncio.create_task(read(http, f"{url}/events"))
             await until(lambda: relay.stats.clients == 2)
@@ -303,7 +303,7 @@ async def test_a_client_that_stopped_reading_is_cut_off_after_write_timeout_even
         loop = asyncio.get_running_loop()
         try:
             await loop.sock_connect(stuck, (host, int(port)))
-            await loop.sock_sendall(stuck, b"GET /events HTTP/1.1\r\nHost: relay\r\n\r\n")
+            await loop.sock_sendall(stuck, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             await until(lambda: relay.stats.clients == 1)
             for _ in range(40):  # ~8 MB in 40 events: more than a stuck socket absorbs
                 hub.on_next(Frame("content_block_delta", "x" * 200_000))
@@ -526,13 +526,14 @@ async def test_the_official_typescript_sdk_raises_the_relayed_error(
 
 
 async def test_headers_cors_head_and_preflight(http: aiohttp.ClientSession) -> None:
-    relay = Relay(reactivex.from_iterable(upstream_frames(RICH)), cors_origin="https://app.example")
+    relay = Relay(reactivex.from_iterable(upstream_frames(RICH)), cors_origins=["https://app.example"])
     async with relay.serve() as url:
-        async with http.get(f"{url}/events") as r:
+        async with http.get(f"{url}/events", headers={"Origin": "https://app.example"}) as r:
             assert r.status == 200
             assert r.headers["Content-Type"] == "text/event-stream; charset=utf-8"
             assert r.headers["Cache-Control"] == "no-cache" and r.headers["X-Accel-Buffering"] == "no"
-            assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+            assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"  # a listed origin only
+            assert r.headers["Vary"] == "Origin"
             assert "request-id" not in r.headers
             await r.read()
         async with http.head(f"{url}/events") as r:
@@ -614,8 +615,12 @@ async def test_the_handler_in_your_own_app_and_a_large_post_body(http: aiohttp.C
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{port}"
     try:
-        big = {**PARAMS, "messages": [{"role": "user", "content": "x" * (3 * 1024 * 1024)}]}
-        body = io.BytesIO(orjson.dumps(big))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # 3 MiB announced: refused unread
+        writer.write(b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3145728\r\n\r\n{")
+        assert (await within(reader.readuntil(b"\r\n"))).startswith(b"HTTP/1.1 413")  # 64 KiB at most
+        writer.close()
+        within_limit = {**PARAMS, "messages": [{"role": "user", "content": "x" * (60 * 1024)}]}
+        body = io.BytesIO(orjson.dumps(within_limit))  # streamed (chunked): read and dropped
         async with http.post(f"{url}/v1/messages", data=body, headers={"content-type": "application/json"}) as r:
             assert r.status == 200
             for frame in frames[:3]:
@@ -644,7 +649,7 @@ async def test_a_real_browser_follows_the_relay_and_resumes_after_a_drop(tmp_pat
         server.enqueue(Reply.text(pieces).with_faults(tokens_per_second=40))
         async with Client(api_key=KEY, base_url=server.url) as client:
             stream = client.messages.stream(**PARAMS)
-            relay = Relay(stream.frames, cors_origin="*")
+            relay = Relay(stream.frames, cors_origins=["http://127.0.0.1"])
             async with relay.serve() as url:
                 page = tmp_path / "page.html"
                 page.write_text(

@@ -7,6 +7,8 @@
     rxclaude files upload|list|download|delete ...
     rxclaude run prompts.jsonl -o results.jsonl   # many requests, one rate-limit budget, resumable
     rxclaude batch submit|status|results|list|cancel|delete ...   # the Message Batches API
+    rxclaude publish --redis URL --id ID "Hi"   # publish a reply to Redis; relay nodes serve it
+    rxclaude relay --redis URL | relay token --id ID | relay demo   (see rxclaude.cli.relay)
 
 Ctrl-C cancels the request (the connection is closed at once, the partial reply is kept);
 errors print one line (on a line of their own) and exit non-zero; bad flags exit 2. The API
@@ -45,7 +47,7 @@ DEFAULT_MODEL = os.environ.get("RXCLAUDE_MODEL", _NEWEST)
 PROVIDER_CHOICES = ("anthropic", "bedrock", "vertex", "foundry", "bedrock-mantle", "aws", "google-cloud")
 """``--provider`` values (:data:`rxclaude.cloud.PROVIDERS`, listed here so ``--help`` stays import-light)."""
 _OWN_MODEL_IDS = ("bedrock", "vertex", "bedrock-mantle")  # platforms whose model ids are not first-party
-SUBCOMMANDS = ("demo", "record", "replay", "files", "run", "batch")
+SUBCOMMANDS = ("demo", "record", "replay", "files", "run", "batch", "publish", "relay")
 SHOW = ("usage", "thinking", "raw")
 _COMMANDS_HELP = """commands:
   rxclaude PROMPT [options]        stream a reply live (this help)
@@ -55,6 +57,8 @@ _COMMANDS_HELP = """commands:
   rxclaude files upload|list|info|download|delete ...   the Files API
   rxclaude run PROMPTS.jsonl -o RESULTS.jsonl   many requests under one rate-limit budget (resumes)
   rxclaude batch submit|status|results|list|cancel|delete ...   the Message Batches API
+  rxclaude publish --redis URL --id ID PROMPT   publish a reply to Redis; relay nodes serve it
+  rxclaude relay --redis URL | relay token --id ID | relay demo   relay nodes across machines
 
 `rxclaude COMMAND --help` tells more."""
 
@@ -195,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rxclaude.cli import batch, run
 
             return (run.main if args[0] == "run" else batch.main)(args[1:])
+        if args and args[0] in ("publish", "relay"):  # streams shared across machines: cli/relay.py
+            from rxclaude.cli.relay import publish_main, relay_main
+
+            if args[0] == "relay":
+                return relay_main(args[1:])
+            return publish_main(args[1:], _prompt_parser(), _client, _message_content)
         if args and args[0] == "files":
             try:
                 from rxclaude.cli.files import main as files_main

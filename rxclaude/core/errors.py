@@ -43,14 +43,19 @@
     │       ├── StreamStalledError           no byte (pings count) for ``idle`` seconds
     │       │   └── ContentStalledError      only pings (no content) for ``content`` seconds
     │       └── TotalTimeoutError            the whole request took over ``total``
-    └── ContentError (ValueError)            a request the API would reject, caught before sending
-        ├── UnsupportedMediaError            not JPEG/PNG/GIF/WebP (or PDF/text for documents)
-        ├── CorruptMediaError                the bytes do not decode as the format they claim
-        ├── MediaTooLargeError               an image over 5 MB, a request over 32 MB, ...
-        ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
-        ├── TooManyImagesError               more images than one request may carry
-        ├── EncryptedPDFError                encrypted or password-protected PDF
-        └── RequestShapeError                a message role or thinking the API version refuses
+    ├── ContentError (ValueError)            a request the API would reject, caught before sending
+    │   ├── UnsupportedMediaError            not JPEG/PNG/GIF/WebP (or PDF/text for documents)
+    │   ├── CorruptMediaError                the bytes do not decode as the format they claim
+    │   ├── MediaTooLargeError               an image over 5 MB, a request over 32 MB, ...
+    │   ├── ImageDimensionsError             a side over 8000 px (2000 px past 20 images)
+    │   ├── TooManyImagesError               more images than one request may carry
+    │   ├── EncryptedPDFError                encrypted or password-protected PDF
+    │   └── RequestShapeError                a message role or thinking the API version refuses
+    └── RelayError                           a relay, relay node or producer could not do its job
+        ├── EventLogError (ConnectionError)  the event log (Redis) is unreachable or failed a command
+        ├── StreamConflictError              a stream id's next event id is taken (another writer)
+        ├── StreamIdError (ValueError)       a stream id that is not 1-128 of A-Z a-z 0-9 . _ : -
+        └── TokenError (ValueError)          a viewer token missing, malformed, expired, for another stream
 
 An ``error`` event that arrives *inside* a 200 stream is typed exactly like an HTTP error
 (``overloaded_error`` -> :class:`OverloadedError`), with ``status_code`` the stream's status
@@ -84,6 +89,7 @@ __all__ = [
     "ContentError",
     "CorruptMediaError",
     "EncryptedPDFError",
+    "EventLogError",
     "EventOrderError",
     "EventStreamError",
     "FirstByteTimeoutError",
@@ -102,6 +108,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestShapeError",
+    "RelayError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "RoutesExhaustedError",
@@ -109,8 +116,11 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "StreamCancelledError",
+    "StreamConflictError",
     "StreamFormatError",
+    "StreamIdError",
     "StreamStalledError",
+    "TokenError",
     "TooManyImagesError",
     "ToolInputError",
     "TotalTimeoutError",
@@ -120,8 +130,8 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UnsupportedMediaError",
-    "error_from_body",
     "error_class_for",
+    "error_from_body",
 ]
 
 
@@ -606,3 +616,26 @@ class RequestShapeError(ContentError):
 class ConfigurationError(RxClaudeError, ValueError):
     """A client option (argument, CLI flag or environment variable) with no meaning, e.g.
     ``auth="basic"``; the message names the option and what it accepts."""
+
+
+# -- relays ------------------------------------------------------------------------------------
+
+
+class RelayError(RxClaudeError):
+    """A relay, a relay node or a producer could not do its job."""
+
+
+class EventLogError(RelayError, ConnectionError):
+    """The event log (Redis) cannot be reached or failed a command."""
+
+
+class StreamConflictError(RelayError):
+    """A stream's next id is already taken: another producer, or a node ended it after missed heartbeats."""
+
+
+class StreamIdError(RelayError, ValueError):
+    """A stream id that is not 1-128 of ``A-Z a-z 0-9 . _ : -``."""
+
+
+class TokenError(RelayError, ValueError):
+    """A viewer token that is missing, malformed, expired or for another stream, or a secret that is too short."""

@@ -6,7 +6,8 @@ Each frame is encoded once, as ``event: <event>\\ndata: <data>\\nid: <n>\\n\\n``
 1, 2, ... assigned by the relay (per relay: a new relay starts again at 1), and the same
 ``bytes`` object goes to a bounded replay log and to the queue of every connected client (queues
 hold references, not copies). Each client has its own writer (the aiohttp handler), which writes
-whatever its queue holds in one write, so the upstream never waits for a client.
+whatever its queue holds in one write, so the upstream never waits for a client
+(:mod:`rxclaude.relay.fanout`).
 
 * Replay log: at most ``replay_events`` events and ``replay_bytes`` bytes (the oldest go first).
   A request without ``Last-Event-ID`` gets everything still logged, then the live events; one
@@ -18,6 +19,10 @@ whatever its queue holds in one write, so the upstream never waits for a client.
   when events after the requested id were already dropped from the log (never a silent gap).
   A ``POST`` (the SDKs) without an id needs the whole stream: ``410`` if its start is gone.
   Error bodies have the API's shape, ``{"type":"error","error":{"type":...,"message":...}}``.
+* Safety (:mod:`rxclaude.relay.security`): only the listed ``Host`` names are served (loopback
+  by default: 403 otherwise, against DNS rebinding); CORS only for listed origins, never ``*``;
+  at most ``max_clients`` streaming responses (429); a request body is read within
+  ``body_timeout`` seconds (408) and ``max_body`` bytes (413) and ignored.
 * Slow clients: a client whose connection is blocked (kernel and aiohttp buffers full) while
   ``client_queue`` events wait for it is cut off (TCP abort), and its queue is freed. It can
   resume with ``Last-Event-ID`` while the events are still in the replay log. A burst that
@@ -32,7 +37,8 @@ whatever its queue holds in one write, so the upstream never waits for a client.
 * Idle clients get a ``: keep-alive`` comment every ``keepalive`` seconds. Pings are relayed.
 
 The relay sends only frames: no upstream header, API key or request header is relayed or
-logged. It authenticates nobody; serve it on loopback or behind your own auth.
+logged. It asks viewers for no token: serve it on loopback, or use a
+:class:`~rxclaude.RelayNode` (signed viewer tokens, many streams, many machines).
 
 Example::
 
@@ -46,26 +52,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import socket
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
 from typing import Final
 
-import orjson
 from aiohttp import web
 from reactivex import Observable, abc
 
-from rxclaude.core.errors import APIError, RxClaudeError
 from rxclaude.core.frame import Frame
+
+from .fanout import Fanout
+from .security import (
+    DEFAULT_ALLOWED_HOSTS,
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    HttpPolicy,
+    error_response,
+    requested_id,
+)
+from .wire import KEEPALIVE, encode_frame, error_body, upstream_error_body
 
 __all__ = [
     "DEFAULT_CLIENT_QUEUE",
+    "DEFAULT_MAX_CLIENTS",
     "DEFAULT_REPLAY_BYTES",
     "DEFAULT_REPLAY_EVENTS",
     "KEEPALIVE",
@@ -80,11 +95,9 @@ DEFAULT_REPLAY_BYTES: Final = 8 * 1024 * 1024
 """How many encoded bytes the replay log keeps by default (8 MiB)."""
 DEFAULT_CLIENT_QUEUE: Final = 1024
 """How many events may wait for a blocked client by default before it is cut off."""
+DEFAULT_MAX_CLIENTS: Final = 4096
+"""How many streaming responses a relay serves at once by default."""
 
-KEEPALIVE: Final = b": keep-alive\n\n"
-_BATCH = 64 * 1024  # backlog bytes per write
-_MAX_BODY = 64 * 1024 * 1024  # a POST body is read and discarded, up to this (the API takes 32 MB)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SSE_HEADERS: Final = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
@@ -122,22 +135,6 @@ class RelayStats:
     done: bool
 
 
-class _Client:
-    """One streaming response: its queue of encoded events and its writer's state."""
-
-    __slots__ = ("app", "blocked", "dropped", "ending", "finished", "queue", "transport", "wake")
-
-    def __init__(self, app: web.Application, transport: asyncio.Transport) -> None:
-        self.app = app
-        self.transport = transport
-        self.queue: list[bytes] = []
-        self.wake = asyncio.Event()
-        self.finished = asyncio.Event()  # set when the handler is done with this client
-        self.blocked = False  # the writer waits for the connection to drain
-        self.dropped = False
-        self.ending = False  # end the response once the queue is written
-
-
 class Relay:
     """Re-serve one upstream ``Observable[Frame]`` to any number of HTTP clients, with resume.
 
@@ -155,13 +152,18 @@ class Relay:
         client_queue: events that may wait for a client whose connection is blocked before it
             is cut off (it may then resume with ``Last-Event-ID``).
         keepalive: seconds of silence before a ``: keep-alive`` comment (``None``: never).
-        cors_origin: ``Access-Control-Allow-Origin`` to send (and answer preflights), or ``None``.
+        cors_origins: exact origins (``https://app.example.com``) whose pages may read the
+            stream (and get preflights answered); never ``"*"``.
         write_timeout: seconds one write may wait for a client that stopped reading before it is
             cut off (``None``: wait for ever), so a stuck client never outlives the stream.
+        allowed_hosts: ``Host`` names served (any port); the loopback names by default.
+        max_clients: streaming responses served at once (429 above).
+        max_body / body_timeout: the largest request body read (413 above) and the seconds to
+            receive it (408 after).
 
     Example::
 
-        relay = Relay(stream.frames, replay_events=5_000, cors_origin="*")
+        relay = Relay(stream.frames, replay_events=5_000, cors_origins=["https://app.example.com"])
         app.router.add_get("/events", relay.handler)    # any aiohttp app
         stream.connect()
     """
@@ -174,36 +176,38 @@ class Relay:
         replay_bytes: int = DEFAULT_REPLAY_BYTES,
         client_queue: int = DEFAULT_CLIENT_QUEUE,
         keepalive: float | None = 15.0,
-        cors_origin: str | None = None,
+        cors_origins: Iterable[str] = (),
         write_timeout: float | None = 30.0,
+        allowed_hosts: Iterable[str] = DEFAULT_ALLOWED_HOSTS,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if replay_events < 0 or replay_bytes < 0:
             raise ValueError("replay_events and replay_bytes must be >= 0")
         if client_queue < 1:
             raise ValueError(f"client_queue must be >= 1, got {client_queue!r}")
+        if max_clients < 1:
+            raise ValueError(f"max_clients must be >= 1, got {max_clients!r}")
         if keepalive is not None and not keepalive > 0:
             raise ValueError(f"keepalive must be positive or None, got {keepalive!r}")
         if write_timeout is not None and not write_timeout > 0:
             raise ValueError(f"write_timeout must be positive or None, got {write_timeout!r}")
-        self._write_timeout = write_timeout
+        self._policy = HttpPolicy(
+            allowed_hosts=allowed_hosts, cors_origins=cors_origins, max_body=max_body, body_timeout=body_timeout
+        )
+        self._fanout = Fanout(client_queue=client_queue, keepalive=keepalive, write_timeout=write_timeout)
+        self._max_clients = max_clients
         self._replay_events = replay_events
         self._replay_bytes = replay_bytes
-        self._client_queue = client_queue
-        self._keepalive = keepalive
-        self._cors_origin = cors_origin
         self._log: deque[bytes] = deque()
         self._log_bytes = 0
         self._base = 0  # the id of the newest event dropped from the log (ids base+1..last_id are logged)
         self._last_id = 0
         self._saw_error = False  # an upstream ``error`` event was relayed
         self._saw_stop = False  # ``message_stop`` was relayed: the message is complete
-        self._done = False
         self._closed = False
-        self._clients: tuple[_Client, ...] = ()
         self._stopping: weakref.WeakSet[web.Application] = weakref.WeakSet()  # apps past on_shutdown
-        self._served = 0
-        self._dropped = 0
-        self._max_queue = 0
         self._thread = threading.get_ident()
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -238,17 +242,17 @@ class Relay:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._on_error, error)
             return
-        self._end(_error_body(error))
+        self._end(upstream_error_body(error))
 
     def _on_completed(self) -> None:
         if self._elsewhere():
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._on_completed)
             return
-        self._end(_body("api_error", "the upstream stream ended before message_stop"))
+        self._end(error_body("api_error", "the upstream stream ended before message_stop"))
 
     def _append(self, event: str, data: str) -> None:
-        if self._done:
+        if self._fanout.done:
             return
         n = self._last_id = self._last_id + 1
         chunk = encode_frame(event, data, n)
@@ -258,37 +262,15 @@ class Relay:
         while log and (len(log) > self._replay_events or self._log_bytes > self._replay_bytes):
             self._log_bytes -= len(log.popleft())
             self._base += 1
-        limit = self._client_queue
-        for client in self._clients:
-            queue = client.queue
-            if client.blocked and len(queue) >= limit:
-                self._drop(client)
-                continue
-            queue.append(chunk)
-            if len(queue) > self._max_queue:
-                self._max_queue = len(queue)
-            client.wake.set()
+        self._fanout.push(chunk)
 
     def _end(self, error: str | None) -> None:
         """The upstream is over: add our ``error`` event if it is needed, then end every response."""
-        if self._done:
+        if self._fanout.done:
             return
         if error is not None and not self._saw_error and not self._saw_stop:
             self._append("error", error)
-        self._done = True
-        for client in self._clients:
-            client.wake.set()
-
-    def _drop(self, client: _Client) -> None:
-        """Cut off a client that fell ``client_queue`` events behind or stopped reading (it may resume)."""
-        if client.dropped:
-            return
-        self._clients = tuple(c for c in self._clients if c is not client)
-        self._dropped += 1
-        client.dropped = True
-        client.queue = []
-        client.wake.set()
-        client.transport.abort()  # its buffers are full: a graceful close would wait for the peer
+        self._fanout.end()
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -300,7 +282,7 @@ class Relay:
     @property
     def done(self) -> bool:
         """Whether the upstream has ended (or the relay was closed): no event will follow."""
-        return self._done
+        return self._fanout.done
 
     @property
     def stats(self) -> RelayStats:
@@ -310,16 +292,17 @@ class Relay:
             >>> relay.stats.clients  # doctest: +SKIP
             2
         """
+        fanout = self._fanout
         return RelayStats(
             last_id=self._last_id,
             first_id=self._base + 1,
             buffered_events=len(self._log),
             buffered_bytes=self._log_bytes,
-            clients=len(self._clients),
-            served=self._served,
-            dropped=self._dropped,
-            max_queue=self._max_queue,
-            done=self._done,
+            clients=len(fanout.viewers),
+            served=fanout.served,
+            dropped=fanout.dropped,
+            max_queue=fanout.max_queue,
+            done=fanout.done,
         )
 
     # -- HTTP -------------------------------------------------------------------------------------
@@ -336,130 +319,73 @@ class Relay:
             app.router.add_post("/v1/messages", relay.handler)
             app.on_shutdown.append(relay.on_shutdown)
         """
+        policy = self._policy
         method = request.method
         if method == "OPTIONS":
-            return self._preflight(request)
+            return policy.preflight(request)
+        cors = policy.cors_headers(request)
+        denied = policy.check(request)
+        if denied is not None:
+            return denied
         if method not in ("GET", "HEAD", "POST"):
-            return self._error(405, "invalid_request_error", f"method {method} is not allowed here")
-        if request.body_exists and not await _discard_body(request):
-            return self._error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
+            return error_response(405, "invalid_request_error", f"method {method} is not allowed here", cors)
+        refused = await policy.discard_body(request)
+        if refused is not None:
+            return refused
         try:
-            after = _requested_id(request)
+            after = requested_id(request)
         except ValueError:
-            return self._error(400, "invalid_request_error", "Last-Event-ID must be a non-negative integer")
+            return error_response(400, "invalid_request_error", "Last-Event-ID must be a non-negative integer", cors)
         # from here on no await until the client is registered: the log cannot move under us
         if after is not None and after > self._last_id:
-            return self._error(
-                400, "invalid_request_error", f"event {after} was never sent by this relay (last id {self._last_id})"
+            return error_response(
+                400,
+                "invalid_request_error",
+                f"event {after} was never sent by this relay (last id {self._last_id})",
+                cors,
             )
         if after is None:
             if method == "POST" and self._base > 0:
-                return self._error(
-                    410, "not_found_error", f"the stream's start is no longer buffered (oldest id {self._base + 1})"
+                return error_response(
+                    410,
+                    "not_found_error",
+                    f"the stream's start is no longer buffered (oldest id {self._base + 1})",
+                    cors,
                 )
             after = self._base
         elif after < self._base:
-            return self._error(
+            return error_response(
                 410,
                 "not_found_error",
                 f"events after {after} are no longer buffered (oldest id {self._base + 1})",
+                cors,
             )
-        headers = self._headers(_SSE_HEADERS)
-        if self._done and after >= self._last_id:
-            return web.Response(status=204, headers=self._headers({}))
+        fanout = self._fanout
+        if fanout.done and after >= self._last_id:
+            return web.Response(status=204, headers=cors)
         transport = request.transport
         if method == "HEAD" or transport is None:
-            return web.Response(status=200, headers=headers)
+            return web.Response(status=200, headers={**_SSE_HEADERS, **cors})
+        if len(fanout.viewers) >= self._max_clients:
+            return error_response(429, "rate_limit_error", "this relay has too many connections", cors)
         backlog = list(islice(self._log, after - self._base, None))
-        client = _Client(request.app, transport)
-        client.ending = request.app in self._stopping  # a request that raced the shutdown gets the backlog
-        self._clients = (*self._clients, client)
-        self._served += 1
-        response = web.StreamResponse(status=200, headers=headers)
+        viewer = fanout.add(request.app, transport)
+        viewer.ending = request.app in self._stopping  # a request that raced the shutdown gets the backlog
+        response = web.StreamResponse(status=200, headers={**_SSE_HEADERS, **cors})
         try:
             await response.prepare(request)
-            await self._pump(response, client, backlog)
+            await fanout.pump(response, viewer, backlog)
         except ConnectionError:  # the client went away, or was cut off
             pass
         finally:
-            self._clients = tuple(c for c in self._clients if c is not client)
-            client.queue = []
-            client.finished.set()
+            fanout.remove(viewer)
         return response
-
-    async def _pump(self, response: web.StreamResponse, client: _Client, backlog: list[bytes]) -> None:
-        """Write the backlog, then the live events, until the end (or the client is dropped)."""
-        start = 0
-        while start < len(backlog):
-            end, size = start, 0
-            while end < len(backlog) and (size < _BATCH or end == start):
-                size += len(backlog[end])
-                end += 1
-            await self._write(response, client, b"".join(backlog[start:end]))
-            start = end
-            if client.dropped:
-                return
-        del backlog[:]
-        keepalive = self._keepalive
-        while not client.dropped:
-            queue = client.queue
-            if queue:
-                client.queue = []
-                await self._write(response, client, b"".join(queue) if len(queue) > 1 else queue[0])
-                continue
-            if self._done or client.ending:
-                await response.write_eof()
-                return
-            client.wake.clear()
-            if keepalive is None:
-                await client.wake.wait()
-                continue
-            try:
-                async with asyncio.timeout(keepalive):
-                    await client.wake.wait()
-            except TimeoutError:
-                await self._write(response, client, KEEPALIVE)
-
-    async def _write(self, response: web.StreamResponse, client: _Client, data: bytes) -> None:
-        client.blocked = True  # only seen by the upstream while this write waits for a full connection
-        try:
-            async with asyncio.timeout(self._write_timeout):
-                await response.write(data)
-        except TimeoutError:  # a client that stopped reading: cut off, even if no event follows
-            self._drop(client)
-            raise ConnectionResetError("the client stopped reading") from None
-        finally:
-            client.blocked = False
-
-    def _headers(self, base: dict[str, str]) -> dict[str, str]:
-        headers = dict(base)
-        if self._cors_origin is not None:
-            headers["Access-Control-Allow-Origin"] = self._cors_origin
-            if self._cors_origin != "*":
-                headers["Vary"] = "Origin"
-        return headers
-
-    def _error(self, status: int, error_type: str, message: str) -> web.Response:
-        headers = self._headers({"Content-Type": "application/json"})
-        return web.Response(status=status, body=_body(error_type, message).encode(), headers=headers)
-
-    def _preflight(self, request: web.Request) -> web.Response:
-        if self._cors_origin is None:
-            return self._error(405, "invalid_request_error", "method OPTIONS is not allowed here")
-        headers = self._headers(
-            {
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "Last-Event-ID"),
-                "Access-Control-Max-Age": "600",
-            }
-        )
-        return web.Response(status=204, headers=headers)
 
     def app(self, *, events_path: str = "/events", messages_path: str = "/v1/messages") -> web.Application:
         """A new ``aiohttp.web.Application``: ``GET events_path`` and ``POST messages_path``.
 
         Point the official SDKs at it as ``base_url``; they stream from ``POST /v1/messages``.
-        With ``cors_origin`` set, both paths also answer CORS preflights.
+        With ``cors_origins`` set, both paths also answer CORS preflights.
 
         Example::
 
@@ -468,7 +394,7 @@ class Relay:
         app = web.Application()
         app.router.add_get(events_path, self.handler)
         app.router.add_post(messages_path, self.handler)
-        if self._cors_origin is not None:
+        if self._policy.cors_origins:
             for path in (events_path, messages_path):
                 app.router.add_route("OPTIONS", path, self.handler)
         app.on_shutdown.append(self.on_shutdown)
@@ -497,7 +423,7 @@ class Relay:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
                 bound = int(sock.getsockname()[1])
-                await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, sock, backlog=1024).start()
             except BaseException:
                 sock.close()
                 raise
@@ -517,23 +443,7 @@ class Relay:
             app.on_shutdown.append(relay.on_shutdown)
         """
         self._stopping.add(app)
-        await self._end_clients(app)
-
-    async def _end_clients(self, app: web.Application | None, timeout: float = 1.0) -> None:
-        """End the responses (of ``app``, or all): flush, then end the body; abort stragglers."""
-        clients = [c for c in self._clients if app is None or c.app is app]
-        for client in clients:
-            client.ending = True
-            client.wake.set()
-        try:
-            async with asyncio.timeout(timeout):
-                for client in clients:
-                    await client.finished.wait()
-        except TimeoutError:
-            pass
-        for client in clients:
-            if not client.finished.is_set():
-                client.transport.abort()
+        await self._fanout.end_viewers(app)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -551,7 +461,7 @@ class Relay:
             return
         self._closed = True
         subscription, self._subscription = self._subscription, None
-        self._end(_body("api_error", "the relay was closed before the stream ended"))
+        self._end(error_body("api_error", "the relay was closed before the stream ended"))
         if subscription is not None:
             subscription.dispose()
 
@@ -562,7 +472,7 @@ class Relay:
             >>> await relay.aclose()  # doctest: +SKIP
         """
         self.close()
-        await self._end_clients(None, timeout)
+        await self._fanout.end_viewers(None, timeout)
 
     async def __aenter__(self) -> Relay:
         return self
@@ -573,61 +483,5 @@ class Relay:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "done" if self._done else "live"
-        return f"<Relay {state} last_id={self._last_id} clients={len(self._clients)}>"
-
-
-def encode_frame(event: str, data: str, id: int) -> bytes:
-    """One SSE event as the relay writes it: ``event``, one ``data`` line per line, ``id``, blank line.
-
-    Line breaks (``\\n``, ``\\r\\n``, ``\\r``) in ``data`` split it into ``data`` lines, which the
-    client joins back with ``\\n``; an event name cannot hold one, so they are removed from it.
-
-    Example:
-        >>> encode_frame("ping", '{"type": "ping"}', 3)
-        b'event: ping\\ndata: {"type": "ping"}\\nid: 3\\n\\n'
-    """
-    if "\n" in event or "\r" in event:
-        event = _LINE_BREAK.sub("", event)
-    if "\n" in data or "\r" in data:
-        lines = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(data))
-        return f"event: {event}\n{lines}id: {id}\n\n".encode("utf-8", "replace")
-    return f"event: {event}\ndata: {data}\nid: {id}\n\n".encode("utf-8", "replace")
-
-
-def _body(error_type: str, message: str) -> str:
-    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}}).decode()
-
-
-def _error_body(error: Exception) -> str:
-    """The ``error`` event for an upstream failure; only the library's own messages are passed on."""
-    error_type = getattr(error, "type", None)
-    if not isinstance(error_type, str) or not error_type:
-        error_type = "api_error"
-    if isinstance(error, APIError):
-        message = error.message
-    elif isinstance(error, RxClaudeError):
-        message = str(error) or type(error).__name__
-    else:  # a foreign source's exception: its text could hold anything
-        message = f"the upstream stream failed ({type(error).__name__})"
-    return _body(error_type, message)
-
-
-def _requested_id(request: web.BaseRequest) -> int | None:
-    """``Last-Event-ID`` (or the ``last_event_id`` query parameter), or ``None``; ``ValueError`` if bad."""
-    raw = request.headers.get("Last-Event-ID", "").strip() or request.query.get("last_event_id", "").strip()
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ValueError(raw)
-    return int(raw)
-
-
-async def _discard_body(request: web.BaseRequest) -> bool:
-    """Read and drop a request body (a blocked upload would block the response); ``False`` if too big."""
-    total = 0
-    while chunk := await request.content.readany():
-        total += len(chunk)
-        if total > _MAX_BODY:
-            return False
-    return True
+        state = "closed" if self._closed else "done" if self._fanout.done else "live"
+        return f"<Relay {state} last_id={self._last_id} clients={len(self._fanout.viewers)}>"
