@@ -44,31 +44,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from rxclaude.core import media
 from rxclaude.core.errors import (
-    APIError,
     ConnectError,
     ConnectionLostError,
     ConnectTimeoutError,
     FirstByteTimeoutError,
     MediaTooLargeError,
     RxClaudeError,
-    StreamStalledError,
     TotalTimeoutError,
     TransportError,
     UnsupportedFeatureError,
 )
-from rxclaude.core.retry import RetryPolicy
-from rxclaude.transport.base import Timeouts
-from rxclaude.transport.http import Transport
+from rxclaude.transport import rest
 from rxclaude.transport.providers.anthropic import AnthropicProvider
-from rxclaude.transport.providers.base import Provider
 from rxclaude.transport.providers.platform import PlatformProvider
 
 __all__ = [
@@ -96,14 +90,8 @@ PathLike = str | os.PathLike[str]
 UploadSource = PathLike | bytes | bytearray | memoryview
 
 
-class FilesHost(Protocol):
-    """What :class:`Files` uses of its client (a :class:`~rxclaude.Client`): connection and policies."""
-
-    provider: Provider
-    betas: tuple[str, ...]
-    retry: RetryPolicy
-    timeouts: Timeouts
-    transport: Transport
+FilesHost = rest.Host
+"""What :class:`Files` uses of its client (a :class:`~rxclaude.Client`): connection and policies."""
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -836,14 +824,7 @@ class Files:
             raise ConnectionLostError(f"connection failed before the response: {e}") from None
 
     async def _read_chunk(self, response: aiohttp.ClientResponse) -> bytes:
-        idle = self._client.timeouts.idle
-        try:
-            async with asyncio.timeout(idle):
-                return await response.content.readany()
-        except TimeoutError:
-            raise StreamStalledError(f"no data for idle={idle}s mid-response", timeout=idle) from None
-        except (aiohttp.ClientError, ConnectionError) as e:
-            raise ConnectionLostError(f"connection lost mid-response: {e}") from None
+        return await rest.read_chunk(self._client, response)
 
     async def _read_error_body(self, response: aiohttp.ClientResponse) -> bytes:
         chunks: list[bytes] = []
@@ -855,25 +836,7 @@ class Files:
         return b"".join(chunks)
 
     async def _json(self, response: aiohttp.ClientResponse, what: str) -> Mapping[str, Any]:
-        try:
-            chunks = []
-            while chunk := await self._read_chunk(response):
-                chunks.append(chunk)
-        finally:
-            response.close()
-        raw = b"".join(chunks)
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise APIError(
-                f"{what}: expected a JSON object, got {raw[:200]!r}",
-                status_code=response.status,
-                request_id=response.headers.get("request-id"),
-                headers=response.headers,
-            )
-        return parsed
+        return await rest.read_json(self._client, response, what)
 
 
 def _quote_id(file_id: str) -> str:

@@ -248,7 +248,7 @@ async def test_the_official_sdk_reads_a_stream_through_base_url(make_log: Any) -
 
 
 async def test_no_key_or_header_reaches_the_log_or_a_viewer(redis_server: RedisServer, http: Any) -> None:
-    key = "sk-ant-test-key-that-must-not-leak-0123"
+    key = "fake-key-that-must-not-leak-0123"  # plainly fake, in no real key format
     async with (
         MockServer(default_reply=RICH, require_key=key) as server,
         Client(api_key=key, base_url=server.url) as c,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -43,6 +42,7 @@ from typing import Final
 from aiohttp import web
 
 from rxclaude.core.errors import EventLogError, StreamIdError
+from rxclaude.relay.listen import listen
 
 from .fanout import Fanout
 from .log import Batch, EventLog, check_stream_id
@@ -435,22 +435,10 @@ class RelayNode:
             async with node.serve() as url:
                 print(f"{url}/streams/chat-42/events?token=...")
         """
-        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
         try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((host, port))
-                bound = int(sock.getsockname()[1])
-                await web.SockSite(runner, sock, backlog=1024).start()
-            except BaseException:
-                sock.close()
-                raise
-            yield f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+            async with listen(self.app(), host, port) as url:
+                yield url
         finally:
-            await runner.cleanup()
             await self.aclose()
 
     async def on_shutdown(self, app: web.Application) -> None:

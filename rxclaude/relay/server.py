@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import weakref
 from collections import deque
@@ -66,6 +65,7 @@ from aiohttp import web
 from reactivex import Observable, abc
 
 from rxclaude.core.frame import Frame
+from rxclaude.relay.listen import listen
 
 from .fanout import Fanout
 from .security import (
@@ -414,22 +414,8 @@ class Relay:
                 print(f"EventSource: {url}/events, SDK base_url: {url}")
                 await stream.final_message()
         """
-        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((host, port))
-                bound = int(sock.getsockname()[1])
-                await web.SockSite(runner, sock, backlog=1024).start()
-            except BaseException:
-                sock.close()
-                raise
-            yield f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
-        finally:
-            await runner.cleanup()  # stops listening, then app.on_shutdown ends the responses
+        async with listen(self.app(), host, port) as url:  # leaving: app.on_shutdown ends the responses
+            yield url
 
     async def on_shutdown(self, app: web.Application) -> None:
         """An ``app.on_shutdown`` callback: end the responses streaming in ``app`` at once.

@@ -36,7 +36,7 @@ from rxclaude.transport.http import Transport
 from rxclaude.transport.providers.anthropic import AnthropicProvider, api_error_from_http
 from rxclaude.transport.providers.base import Provider
 
-__all__ = ["Host", "call", "open_response", "read_chunk"]
+__all__ = ["read_json", "Host", "call", "open_response", "read_chunk"]
 
 
 class Host(Protocol):
@@ -130,15 +130,25 @@ async def call(
 
         batch = await rest.call(client, "GET", f"/v1/messages/batches/{batch_id}")
     """
-    total = client.timeouts.total
-    async with asyncio.timeout(total):
+    async with asyncio.timeout(client.timeouts.total):
         response = await open_response(client, method, path, body=body, query=query, what=what)
-        try:
-            chunks = []
-            while chunk := await read_chunk(client, response):
-                chunks.append(chunk)
-        finally:
-            response.close()
+        return await read_json(client, response, what)
+
+
+async def read_json(client: Host, response: aiohttp.ClientResponse, what: str = "this call") -> Mapping[str, Any]:
+    """The whole body of a 2xx answer as a JSON object (the connection is closed after), or an
+    :class:`~rxclaude.APIError` that quotes what came instead.
+
+    Example::
+
+        meta = await rest.read_json(client, response, "files.retrieve")
+    """
+    try:
+        chunks = []
+        while chunk := await read_chunk(client, response):
+            chunks.append(chunk)
+    finally:
+        response.close()
     raw = b"".join(chunks)
     try:
         parsed = orjson.loads(raw)
